@@ -1,0 +1,15 @@
+//! The jalin engine: the customer database, segments, campaigns' planning and analytics.
+//!
+//! It owns the domain and storage; it knows nothing of SMTP, SMS gateways or templates (those
+//! are the `jalin-channels` and `jalin-templates` crates, wired together by `jalin-workers`).
+
+pub mod clock;
+pub mod customers;
+pub mod error;
+pub mod events;
+pub mod import;
+pub mod model;
+pub mod sample;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,115 @@
+//! The command line contract: exit codes, messages, `--json`.
+
+use crate::common::{Backend, Scratch, TestDb, run_jalin};
+
+#[tokio::test]
+async fn sample_import_show_through_the_binary() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend).await;
+        let dir = &db.scratch.0;
+        let (code, _, err) = run_jalin(
+            &db.url,
+            dir,
+            &[
+                "generate-sample",
+                "--customers",
+                "50",
+                "--out",
+                "s",
+                "--as-of",
+                "2026-06-01",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        for kind in [
+            "products",
+            "customers",
+            "consent",
+            "orders",
+            "order-lines",
+            "complaints",
+            "events",
+        ] {
+            let file = format!("s/{kind}.csv");
+            let (code, out, err) = run_jalin(&db.url, dir, &["import", kind, &file]);
+            assert_eq!(code, 0, "{kind}: {out} {err}");
+            assert!(out.contains("accepted"), "{out}");
+        }
+        let (code, out, err) = run_jalin(&db.url, dir, &["customer", "show", "C0000001", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value =
+            serde_json::from_str(&out).expect("--json prints one JSON document");
+        assert_eq!(v["profile"]["external_ref"], "C0000001");
+        let (code, out, _) = run_jalin(&db.url, dir, &["customer", "show", "C0000001"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("C0000001") && out.contains("Consent"));
+    }
+}
+
+#[tokio::test]
+async fn bad_csv_exits_1_with_file_and_line() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let dir = &db.scratch.0;
+    db.scratch.write(
+        "c.csv",
+        "external_ref,kind,name,locale,time_zone,created_at\nC1,consumer,A,id,Asia/Jakarta,2025-01-01\nC2,consumer,B,xx,Asia/Jakarta,2025-01-01\n",
+    );
+    let (code, out, err) = run_jalin(
+        &db.url,
+        dir,
+        &["import", "customers", "c.csv", "--reject-file", "rej.csv"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("c.csv:3: locale"), "{err}");
+    assert!(
+        std::fs::read_to_string(dir.join("rej.csv"))
+            .expect("rejects")
+            .contains("C2")
+    );
+    // A wrong header: exit 1, the file and line 1 named.
+    db.scratch.write("h.csv", "id,name\n1,x\n");
+    let (code, _, err) = run_jalin(&db.url, dir, &["import", "customers", "h.csv"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("h.csv:1"), "{err}");
+    // Not a kind at all: a usage error.
+    let (code, _, err) = run_jalin(&db.url, dir, &["import", "invoices", "h.csv"]);
+    assert_eq!(code, 2, "{err}");
+    // A missing file.
+    let (code, _, err) = run_jalin(&db.url, dir, &["import", "customers", "nope.csv"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nope.csv"), "{err}");
+}
+
+#[test]
+fn unreachable_database_is_one_line_without_the_password() {
+    let scratch = Scratch::new();
+    let (code, _, err) = run_jalin(
+        "postgres://app:s3cret@127.0.0.1:1/crm",
+        &scratch.0,
+        &["migrate"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("postgres://app:***@127.0.0.1:1/crm"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (code, _, err) = run_jalin("mysql://x/y", &scratch.0, &["migrate"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unsupported"), "{err}");
+}
+
+#[test]
+fn default_database_is_created_on_first_use() {
+    let scratch = Scratch::new();
+    let out = std::process::Command::new(crate::common::jalin_bin())
+        .arg("migrate")
+        .env_remove("JALIN_DATABASE_URL")
+        .current_dir(&scratch.0)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(scratch.path("var/jalin.db").exists());
+}
