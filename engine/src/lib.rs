@@ -4,6 +4,7 @@
 //! are the `jalin-channels` and `jalin-templates` crates, wired together by `jalin-workers`).
 
 pub mod clock;
+pub mod config;
 pub mod customers;
 pub mod error;
 pub mod events;
