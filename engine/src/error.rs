@@ -13,18 +13,18 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// A query failed.
-    #[error("database error while {context}: {source}")]
+    /// A query failed. (The driver's error is in the message, not the source chain, so
+    /// `{:#}` does not print it twice.)
+    #[error("database error while {context}: {cause}")]
     Database {
         /// What the engine was doing.
         context: String,
         /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
     /// Applying migrations failed.
     #[error("migrating the database failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -46,7 +46,7 @@ impl Error {
     /// Wraps a driver error with what the engine was doing.
     pub fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
         let context = context.into();
-        move |source| Error::Database { context, source }
+        move |cause| Error::Database { context, cause }
     }
 
     /// Wraps an I/O error with the path involved.
@@ -58,6 +58,12 @@ impl Error {
     /// Whether this is the user's mistake (exit code 1) rather than an environment failure.
     pub fn is_user_error(&self) -> bool {
         !matches!(self, Error::Database { .. })
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Error::Migrate(e)
     }
 }
 

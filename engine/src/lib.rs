@@ -11,6 +11,7 @@ pub mod events;
 pub mod import;
 pub mod model;
 pub mod sample;
+pub mod segments;
 pub mod store;
 
 pub use error::{Error, Result};

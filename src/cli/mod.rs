@@ -6,6 +6,7 @@ mod demo;
 mod import;
 mod output;
 mod sample;
+mod segments;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -78,6 +79,13 @@ enum Command {
     /// Look at or erase one customer.
     #[command(subcommand)]
     Customer(customer::CustomerCommand),
+    /// Check every file in the config folder; errors name file:line:column and the field.
+    Validate,
+    /// Show who every segment reaches right now.
+    Plan,
+    /// Look inside a segment.
+    #[command(subcommand)]
+    Segment(segments::SegmentCommand),
 }
 
 /// Parses the command line, runs the command and maps the outcome to an exit code:
@@ -121,5 +129,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::GenerateSample(args) => sample::run(g, &args),
         Command::Import(args) => import::run(g, &args).await,
         Command::Customer(cmd) => customer::run(g, cmd).await,
+        Command::Validate => Ok(segments::validate(g)),
+        Command::Plan => segments::plan(g).await,
+        Command::Segment(cmd) => segments::run(g, cmd).await,
     }
 }

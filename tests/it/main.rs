@@ -9,3 +9,4 @@ mod cli;
 mod customer_view;
 mod import;
 mod migrations;
+mod segments;

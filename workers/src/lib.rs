@@ -1,1 +1,4 @@
-//! placeholder
+//! jalin's workers: what turns configuration and data into delivered messages. This crate is
+//! where the engine (storage, segments), the templates and the channels meet.
+
+pub mod project;

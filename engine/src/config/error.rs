@@ -28,6 +28,33 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Where something is in a config file, kept for checks made after parsing (an unknown
+/// segment name, a cycle).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// The file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The field path.
+    pub path: String,
+}
+
+impl Location {
+    /// An error at this location.
+    pub fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            line: self.line,
+            column: self.column,
+            path: self.path.clone(),
+            message: message.into(),
+        }
+    }
+}
+
 /// Several problems at once (validate reports all of them, not just the first).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ConfigErrors(pub Vec<ConfigError>);

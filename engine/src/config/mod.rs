@@ -17,6 +17,7 @@ mod error;
 mod source;
 mod tree;
 
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, Location};
 pub use source::SourceFile;
 pub use tree::{Node, TableNode};
+pub(crate) use tree::{hint, suggest};

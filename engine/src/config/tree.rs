@@ -100,6 +100,17 @@ impl<'a> Node<'a> {
         self.src.error_at(self.start, &self.path, message)
     }
 
+    /// Where this value is, for checks made later.
+    pub fn location(&self) -> super::Location {
+        let e = self.error("");
+        super::Location {
+            file: e.file,
+            line: e.line,
+            column: e.column,
+            path: e.path,
+        }
+    }
+
     /// "expected X, found Y" at this value.
     pub fn wrong_type(&self, expected: &str) -> ConfigError {
         self.error(format!(
