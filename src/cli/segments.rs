@@ -31,6 +31,7 @@ struct ValidateReport<'a> {
     valid: bool,
     config: String,
     segments: usize,
+    templates: usize,
     errors: &'a [ConfigError],
 }
 
@@ -42,13 +43,15 @@ pub(crate) fn validate(g: &Global) -> ExitCode {
             valid: errors.is_empty(),
             config: g.config.display().to_string(),
             segments: project.segments.len(),
+            templates: project.templates.infos().count(),
             errors: &errors,
         });
     } else if errors.is_empty() {
         outln!(
-            "{} is valid: {} segments",
+            "{} is valid: {} segments, {} templates",
             g.config.display(),
-            project.segments.len()
+            project.segments.len(),
+            project.templates.infos().count()
         );
     } else {
         for e in &errors {

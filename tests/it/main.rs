@@ -10,3 +10,4 @@ mod customer_view;
 mod import;
 mod migrations;
 mod segments;
+mod templates;

@@ -1,4 +1,5 @@
 //! jalin's workers: what turns configuration and data into delivered messages. This crate is
 //! where the engine (storage, segments), the templates and the channels meet.
 
+pub mod context;
 pub mod project;

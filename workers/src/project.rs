@@ -7,22 +7,45 @@
 //! println!("{} segments", project.segments.len());
 //! ```
 
+use crate::context::{Company, sample};
 use jalin_engine::config::ConfigError;
 use jalin_engine::segments::{SegmentSet, load_segments};
+use jalin_templates::{Links, TemplateError, Templates, UntrackedLinks};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Everything in a config folder that loaded cleanly.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Project {
     /// The folder.
     pub dir: PathBuf,
     /// `segments/*.toml`.
     pub segments: SegmentSet,
+    /// `templates/`, compiled.
+    pub templates: Templates,
+    /// The company, for every message's footer.
+    pub company: Company,
+}
+
+fn template_error(e: TemplateError) -> ConfigError {
+    ConfigError {
+        file: e.file,
+        line: e.line,
+        column: e.column,
+        path: String::new(),
+        message: e.message,
+    }
 }
 
 impl Project {
-    /// Loads `dir`, returning what is valid and every error (an empty list means all is valid).
+    /// Loads `dir` for checking, with untracked links.
     pub fn load(dir: &Path) -> (Project, Vec<ConfigError>) {
+        Project::load_with(dir, &(Arc::new(UntrackedLinks) as Arc<dyn Links>))
+    }
+
+    /// Loads `dir`, returning what is valid and every error (an empty list means all is
+    /// valid). `links` makes the tracked and unsubscribe links templates insert.
+    pub fn load_with(dir: &Path, links: &Arc<dyn Links>) -> (Project, Vec<ConfigError>) {
         let shown = dir.display().to_string();
         let mut errors = Vec::new();
         if !dir.is_dir() {
@@ -33,16 +56,30 @@ impl Project {
                 path: String::new(),
                 message: "the config folder does not exist (use --config DIR)".into(),
             });
-            return (Project::default(), errors);
+            let (templates, _) = Templates::load(dir, links);
+            let project = Project {
+                dir: dir.to_owned(),
+                segments: SegmentSet::default(),
+                templates,
+                company: Company::default(),
+            };
+            return (project, errors);
         }
         let (segments, mut segment_errors) =
             load_segments(&dir.join("segments"), &format!("{shown}/segments"));
         errors.append(&mut segment_errors);
+        let company = Company::default();
+        let (templates, template_errors) = Templates::load(&dir.join("templates"), links);
+        errors.extend(template_errors.into_iter().map(template_error));
+        let (render_errors, _) = templates.check(&sample(&company));
+        errors.extend(render_errors.into_iter().map(template_error));
         errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         (
             Project {
                 dir: dir.to_owned(),
                 segments,
+                templates,
+                company,
             },
             errors,
         )
