@@ -617,6 +617,13 @@ impl Templates {
             .map_err(|e| self.failure(&e, registry_name))
     }
 
+    /// The file a part comes from, as shown in messages.
+    pub fn file(&self, name: &str, part: Part, locale: &str, variant: &str) -> Option<String> {
+        self.files
+            .get(&key(name, part, locale, variant))
+            .map(|(f, _)| f.clone())
+    }
+
     /// Whether a part exists (in any locale) for `name`.
     pub fn has_part(&self, name: &str, part: Part) -> bool {
         self.infos.get(name).is_some_and(|i| i.has(part))

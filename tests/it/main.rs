@@ -5,9 +5,11 @@
 
 mod common;
 
+mod channels;
 mod cli;
 mod customer_view;
 mod import;
 mod migrations;
 mod segments;
+mod support;
 mod templates;

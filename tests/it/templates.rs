@@ -77,3 +77,39 @@ fn example_templates_render_as_reviewed() {
         );
     }
 }
+
+#[test]
+fn validate_reports_template_problems_and_sms_over_the_limit_at_their_files() {
+    let dir = crate::common::Scratch::new();
+    dir.write("segments/all.toml", "[rule]\nconsent = \"sms\"\n");
+    dir.write("templates/long/template.toml", "sms_max_segments = 1\n");
+    dir.write(
+        "templates/long/sms.id.hbs",
+        &format!(
+            "{{{{company.short_name}}}}: {} {{{{link \"https://kayujaya.example/promo\"}}}}",
+            "Diskon besar untuk semua sofa jati. ".repeat(4)
+        ),
+    );
+    dir.write("templates/typo/sms.en.hbs", "Hi {{customer.frist_name}}");
+    dir.write("templates/typo/subject.id.hbs", "{{#each}}");
+    let (_, errors) = jalin_workers::project::Project::load(&dir.0);
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|e| e.contains("templates/long/sms.id.hbs:1:1")
+                && e.contains("segments")
+                && e.contains("sms_max_segments is 1")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(
+            |e| e.contains("templates/typo/sms.en.hbs:1:") && e.contains("customer.frist_name")
+        ),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|e| e.contains("templates/typo/subject.id.hbs") && e.contains("syntax")),
+        "{text:#?}"
+    );
+}

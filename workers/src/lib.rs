@@ -2,4 +2,5 @@
 //! where the engine (storage, segments), the templates and the channels meet.
 
 pub mod context;
+pub mod links;
 pub mod project;

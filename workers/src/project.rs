@@ -8,9 +8,11 @@
 //! ```
 
 use crate::context::{Company, sample};
+use crate::links::TrackingLinks;
+use jalin_channels::sms::encoding::analyze;
 use jalin_engine::config::ConfigError;
 use jalin_engine::segments::{SegmentSet, load_segments};
-use jalin_templates::{Links, TemplateError, Templates, UntrackedLinks};
+use jalin_templates::{Links, Part, TemplateError, Templates};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,9 +40,10 @@ fn template_error(e: TemplateError) -> ConfigError {
 }
 
 impl Project {
-    /// Loads `dir` for checking, with untracked links.
+    /// Loads `dir` for checking, with links as long as the tracking server's.
     pub fn load(dir: &Path) -> (Project, Vec<ConfigError>) {
-        Project::load_with(dir, &(Arc::new(UntrackedLinks) as Arc<dyn Links>))
+        let links = TrackingLinks::for_validation("https://t.kayujaya.example");
+        Project::load_with(dir, &(Arc::new(links) as Arc<dyn Links>))
     }
 
     /// Loads `dir`, returning what is valid and every error (an empty list means all is
@@ -71,8 +74,27 @@ impl Project {
         let company = Company::default();
         let (templates, template_errors) = Templates::load(&dir.join("templates"), links);
         errors.extend(template_errors.into_iter().map(template_error));
-        let (render_errors, _) = templates.check(&sample(&company));
+        let (render_errors, rendered) = templates.check(&sample(&company));
         errors.extend(render_errors.into_iter().map(template_error));
+        // An SMS over its template's limit is an error now, not a surprise on the bill.
+        for r in rendered.iter().filter(|r| r.part == Part::Sms) {
+            let max = templates
+                .info(&r.template)
+                .map_or(2, |i| i.sms_max_segments) as usize;
+            let info = analyze(&r.text);
+            if info.segments > max {
+                errors.push(ConfigError {
+                    file: templates.file(&r.template, Part::Sms, &r.locale, &r.variant).unwrap_or_else(|| r.template.clone()),
+                    line: 1,
+                    column: 1,
+                    path: String::new(),
+                    message: format!(
+                        "the SMS takes {} segments ({} characters, {:?}) with the sample customer; sms_max_segments is {max} (shorten it, or raise the limit in template.toml)",
+                        info.segments, info.characters, info.encoding
+                    ),
+                });
+            }
+        }
         errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         (
             Project {
