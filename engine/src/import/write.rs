@@ -2,7 +2,6 @@
 //! batch is written whole or not at all; rows the database turns away come back as rejections
 //! with their line numbers.
 
-use super::columns::{Columns, Tail, insert};
 use super::lookup::{RefTable, erased_customers, lookup_ids};
 use super::rows::{
     ComplaintRow, ConsentRow, CustomerRow, EventRow, OrderLineRow, OrderRow, ProductRow,
@@ -10,6 +9,7 @@ use super::rows::{
 use super::{Parsed, Reject};
 use crate::error::Result;
 use crate::store::Store;
+use crate::store::columns::{Columns, Tail, insert};
 use std::collections::{HashMap, HashSet};
 
 const DUPLICATE: &str = "duplicate: the same key appears on an earlier line of this file";

@@ -22,6 +22,43 @@ const DAY: i64 = 86_400;
 /// Segment references deeper than this are refused (cycles are caught at validate time).
 const MAX_DEPTH: usize = 32;
 
+/// What surrounds a rule in the tree, for choosing the SQL shape.
+#[derive(Debug, Clone, Copy, Default)]
+struct Place {
+    /// Somewhere under an `any` (an EXISTS there cannot become a join).
+    under_or: bool,
+    /// A sibling in an enclosing `all` already requires a purchase.
+    has_purchase: bool,
+}
+
+/// Every order that counts as a purchase, at any time.
+fn purchases() -> OrderFilter {
+    OrderFilter {
+        statuses: crate::model::OrderStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.is_purchase())
+            .collect(),
+        window: Window::Ever,
+        products: Vec::new(),
+        categories: Vec::new(),
+    }
+}
+
+/// Whether a rule's own SQL always requires a purchase, so a sibling may skip that check.
+/// (`days_since_last_order` is not one: it skips its check when vouched for, and two of them
+/// must not vouch for each other.)
+fn implies_purchase(rule: &Rule) -> bool {
+    let purchases_only = |f: &OrderFilter| f.statuses.iter().all(|s| s.is_purchase());
+    match rule {
+        Rule::Orders(f, OrderMeasure::Count, cmp) => purchases_only(f) && !cmp.holds(0.0),
+        Rule::Bought(f) => purchases_only(f),
+        Rule::FirstOrderWithinDays(_) => true,
+        Rule::All(rules) => rules.iter().any(implies_purchase),
+        _ => false,
+    }
+}
+
 /// SQL with placeholders, and the values to bind to them in order.
 #[derive(Debug, Clone)]
 pub struct Compiled {
@@ -84,6 +121,31 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// A fragment around other expressions, written with `?` placeholders.
+    fn with_exprs<const N: usize>(&self, template: &str, exprs: [Expr; N]) -> Expr {
+        Expr::cust_with_exprs(self.placeholders(template), exprs)
+    }
+
+    /// `?` placeholders as the dialect wants them (numbered `$n` for PostgreSQL).
+    fn placeholders(&self, template: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => template.to_owned(),
+            Backend::Postgres => {
+                let mut out = String::with_capacity(template.len() + 8);
+                let mut n = 0;
+                for ch in template.chars() {
+                    if ch == '?' {
+                        n += 1;
+                        out.push_str(&format!("${n}"));
+                    } else {
+                        out.push(ch);
+                    }
+                }
+                out
+            }
+        }
+    }
+
     /// A dialect-specific fragment written with `?` placeholders (numbered `$n` for PostgreSQL).
     fn fragment(&self, template: &str, values: Vec<sea_query::Value>) -> Expr {
         let text = match self.backend {
@@ -121,26 +183,56 @@ impl<'a> Compiler<'a> {
 
     /// The condition for `rule` on the customer row aliased `c`.
     pub fn condition(&self, rule: &Rule) -> Result<Condition> {
-        self.condition_at(rule, 0)
+        self.condition_at(rule, 0, Place::default())
     }
 
-    fn condition_at(&self, rule: &Rule, depth: usize) -> Result<Condition> {
+    fn condition_at(&self, rule: &Rule, depth: usize, place: Place) -> Result<Condition> {
         Ok(match rule {
             Rule::All(rules) => {
+                // A purchase implied by one rule need not be checked again by another (but a
+                // rule never vouches for itself).
                 let mut c = Cond::all();
-                for r in rules {
-                    c = c.add(self.condition_at(r, depth)?);
+                for (i, r) in rules.iter().enumerate() {
+                    let sibling = rules
+                        .iter()
+                        .enumerate()
+                        .any(|(j, other)| j != i && implies_purchase(other));
+                    let has_purchase = place.has_purchase || sibling;
+                    c = c.add(self.condition_at(
+                        r,
+                        depth,
+                        Place {
+                            has_purchase,
+                            ..place
+                        },
+                    )?);
                 }
                 c
             }
             Rule::Any(rules) => {
                 let mut c = Cond::any();
                 for r in rules {
-                    c = c.add(self.condition_at(r, depth)?);
+                    c = c.add(self.condition_at(
+                        r,
+                        depth,
+                        Place {
+                            under_or: true,
+                            has_purchase: place.has_purchase,
+                        },
+                    )?);
                 }
                 c
             }
-            Rule::Not(r) => self.condition_at(r, depth)?.not(),
+            Rule::Not(r) => self
+                .condition_at(
+                    r,
+                    depth,
+                    Place {
+                        has_purchase: false,
+                        ..place
+                    },
+                )?
+                .not(),
             Rule::Field(field, op) => self.field(field, op),
             Rule::Orders(filter, measure, cmp) => {
                 let agg = match measure {
@@ -160,19 +252,22 @@ impl<'a> Compiler<'a> {
                     *measure == OrderMeasure::Count,
                 )
             }
-            Rule::DaysSinceLastOrder(cmp) => self.days_since_last_order(cmp),
+            Rule::DaysSinceLastOrder(cmp) => self.days_since_last_order(cmp, place.has_purchase),
             Rule::FirstOrderWithinDays(days) => {
                 let t = self.since(*days);
-                let purchases = OrderFilter {
-                    statuses: crate::model::OrderStatus::ALL
-                        .iter()
-                        .copied()
-                        .filter(|s| s.is_purchase())
-                        .collect(),
-                    window: Window::Ever,
-                    products: Vec::new(),
-                    categories: Vec::new(),
-                };
+                let purchases = purchases();
+                if place.under_or {
+                    // Under OR an EXISTS cannot become a join and is probed per customer; the
+                    // set of recent first-time buyers is small, so PostgreSQL hashes it once.
+                    let first = self
+                        .orders(&purchases)
+                        .clear_selects()
+                        .column(("o", "customer_id"))
+                        .group_by_col(("o", "customer_id"))
+                        .and_having(Expr::cust("MIN(\"o\".\"placed_at\")").gte(t))
+                        .to_owned();
+                    return Ok(Cond::all().add(col("c", "id").in_subquery(first)));
+                }
                 let recent = self
                     .orders(&purchases)
                     .and_where(col("o", "placed_at").gte(t))
@@ -242,7 +337,7 @@ impl<'a> Compiler<'a> {
                     .segments
                     .get(name)
                     .ok_or_else(|| Error::Invalid(format!("unknown segment {name:?}")))?;
-                self.condition_at(&seg.rule, depth + 1)?
+                self.condition_at(&seg.rule, depth + 1, place)?
             }
         })
     }
@@ -339,9 +434,20 @@ impl<'a> Compiler<'a> {
     }
 
     fn order_conditions(&self, f: &OrderFilter) -> Condition {
-        let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        // Whichever list is shorter: "not quoted or cancelled" reads (and runs) better than
+        // five statuses.
+        let excluded: Vec<&str> = crate::model::OrderStatus::ALL
+            .iter()
+            .filter(|s| !f.statuses.contains(s))
+            .map(|s| s.as_str())
+            .collect();
+        let status = if excluded.len() < f.statuses.len() {
+            col("o", "status").is_not_in(excluded)
+        } else {
+            col("o", "status").is_in(f.statuses.iter().map(|s| s.as_str()))
+        };
         Cond::all()
-            .add(col("o", "status").is_in(statuses))
+            .add(status)
             .add(self.window(col("o", "placed_at"), f.window))
     }
 
@@ -380,17 +486,8 @@ impl<'a> Compiler<'a> {
         Cond::all().add(Expr::exists(self.correlate(q, ("s", "customer_id"))))
     }
 
-    fn days_since_last_order(&self, cmp: &Cmp) -> Condition {
-        let purchases = OrderFilter {
-            statuses: crate::model::OrderStatus::ALL
-                .iter()
-                .copied()
-                .filter(|s| s.is_purchase())
-                .collect(),
-            window: Window::Ever,
-            products: Vec::new(),
-            categories: Vec::new(),
-        };
+    fn days_since_last_order(&self, cmp: &Cmp, has_purchase: bool) -> Condition {
+        let purchases = purchases();
         let at = |days: f64| self.now - (days * DAY as f64).round() as i64;
         let placed = || col("o", "placed_at");
         let exists = |extra: Option<Expr>| {
@@ -400,8 +497,13 @@ impl<'a> Compiler<'a> {
             }
             Expr::exists(self.correlate(q, ("o", "customer_id")))
         };
-        // With L the last purchase: days ≥ d ⇔ L ≤ now − d, so "nothing after now − d".
-        let mut c = Cond::all().add(exists(None));
+        // With L the last purchase: days ≥ d ⇔ L ≤ now − d, so "nothing after now − d". A
+        // customer who never bought has no "days since": they need a purchase, unless another
+        // rule in the same `all` already requires one.
+        let mut c = Cond::all();
+        if !has_purchase {
+            c = c.add(exists(None));
+        }
         if let Some(d) = cmp.gte {
             c = c.add(exists(Some(placed().gt(at(d)))).not());
         }
@@ -428,6 +530,11 @@ impl<'a> Compiler<'a> {
                 vec![key.into(), key.into()],
             ),
         }
+    }
+
+    /// PostgreSQL's `attributes ->> key`, for comparisons that only a JSON string can satisfy.
+    fn raw_text_attribute(&self, key: &str) -> Expr {
+        self.fragment("(\"c\".\"attributes\" ->> ?)", vec![key.into()])
     }
 
     fn number_attribute(&self, key: &str) -> Expr {
@@ -529,6 +636,30 @@ impl<'a> Compiler<'a> {
             Field::Attribute(_) => value_expr.clone().is_not_null(),
         };
         let e = || value_expr.clone();
+        // For attributes, evaluate the JSON extraction once: NULL (missing, or another type)
+        // compares as false.
+        let once = |x: Expr| self.with_exprs("COALESCE(?, FALSE)", [x]);
+        if let Field::Attribute(key) = field {
+            // Text that cannot be the text of a JSON number, boolean or null only ever equals a
+            // JSON string, so PostgreSQL's plain ->> is exact and skips the type check.
+            let plain = |v: &Value| matches!(v, Value::Text(t) if t.parse::<f64>().is_err() && !matches!(t.as_str(), "true" | "false" | "null"));
+            let fast = self.backend == Backend::Postgres;
+            match op {
+                FieldOp::Eq(v) if fast && plain(v) => {
+                    return Cond::all().add(once(self.raw_text_attribute(key).eq(sql_value(v))));
+                }
+                FieldOp::In(vs) if fast && vs.iter().all(plain) => {
+                    return Cond::all().add(once(
+                        self.raw_text_attribute(key).is_in(vs.iter().map(sql_value)),
+                    ));
+                }
+                FieldOp::Eq(v) => return Cond::all().add(once(e().eq(sql_value(v)))),
+                FieldOp::In(vs) => {
+                    return Cond::all().add(once(e().is_in(vs.iter().map(sql_value))));
+                }
+                _ => {}
+            }
+        }
         match op {
             FieldOp::Eq(v) => Cond::all().add(present()).add(e().eq(sql_value(v))),
             FieldOp::Ne(v) => Cond::any().add(present().not()).add(e().ne(sql_value(v))),
@@ -600,14 +731,12 @@ impl<'a> Compiler<'a> {
         Ok(self.build(&q))
     }
 
-    /// Member ids after `after_id`, in id order, at most `limit` (keyset paging).
-    pub fn page(&self, rule: &Rule, after_id: i64, limit: u64) -> Result<Compiled> {
+    /// Every member id, in id order.
+    pub fn ids(&self, rule: &Rule) -> Result<Compiled> {
         let q = self
             .members_select(rule)?
             .column(("c", "id"))
-            .and_where(col("c", "id").gt(after_id))
             .order_by(("c", "id"), Order::Asc)
-            .limit(limit)
             .to_owned();
         Ok(self.build(&q))
     }
@@ -670,53 +799,23 @@ impl<'a> Compiler<'a> {
                 )]
             }
             Rule::DaysSinceLastOrder(_) => {
-                let purchases = OrderFilter {
-                    statuses: crate::model::OrderStatus::ALL
-                        .iter()
-                        .copied()
-                        .filter(|s| s.is_purchase())
-                        .collect(),
-                    window: Window::Ever,
-                    products: Vec::new(),
-                    categories: Vec::new(),
-                };
+                let purchases = purchases();
                 let last = scalar(
                     self.orders(&purchases),
                     ("o", "customer_id"),
                     "MAX(\"o\".\"placed_at\")",
                 );
-                let days = Expr::cust_with_exprs(
-                    match self.backend {
-                        Backend::Sqlite => "(? - ?) / 86400",
-                        Backend::Postgres => "($1 - $2) / 86400",
-                    },
-                    [Expr::val(self.now), last],
-                );
+                let days = self.with_exprs("(? - ?) / 86400", [Expr::val(self.now), last]);
                 vec![("days since last order".into(), days)]
             }
             Rule::FirstOrderWithinDays(_) => {
-                let purchases = OrderFilter {
-                    statuses: crate::model::OrderStatus::ALL
-                        .iter()
-                        .copied()
-                        .filter(|s| s.is_purchase())
-                        .collect(),
-                    window: Window::Ever,
-                    products: Vec::new(),
-                    categories: Vec::new(),
-                };
+                let purchases = purchases();
                 let first = scalar(
                     self.orders(&purchases),
                     ("o", "customer_id"),
                     "MIN(\"o\".\"placed_at\")",
                 );
-                let days = Expr::cust_with_exprs(
-                    match self.backend {
-                        Backend::Sqlite => "(? - ?) / 86400",
-                        Backend::Postgres => "($1 - $2) / 86400",
-                    },
-                    [Expr::val(self.now), first],
-                );
+                let days = self.with_exprs("(? - ?) / 86400", [Expr::val(self.now), first]);
                 vec![("days since first order".into(), days)]
             }
             Rule::Bought(f) => {

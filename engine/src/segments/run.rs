@@ -25,7 +25,9 @@ pub async fn count_members(
 }
 
 /// Streams member ids in id order, `page` at a time, to `each_page`; returns the total.
-/// Memory stays flat in the audience size.
+///
+/// One query, read incrementally: memory stays flat in the audience size, and the rule (which
+/// may join millions of order lines) runs once, not once per page.
 pub async fn members<F>(
     store: &Store,
     segments: &SegmentSet,
@@ -37,24 +39,27 @@ pub async fn members<F>(
 where
     F: AsyncFnMut(&[i64]) -> Result<()>,
 {
-    let compiler = Compiler::new(segments, store.backend(), now);
-    let mut after = 0i64;
+    use futures::TryStreamExt;
+    let c = Compiler::new(segments, store.backend(), now).ids(rule)?;
+    check(&c.values)?;
+    let page = page.max(1) as usize;
     let mut total = 0u64;
-    loop {
-        let c = compiler.page(rule, after, page)?;
-        check(&c.values)?;
-        let ids: Vec<i64> = with_pool!(store, pool => {
-            let q = bind_values!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(c.sql.clone())), c.values);
-            q.fetch_all(pool).await
-        })
-        .map_err(Error::db("reading segment members"))?;
-        let Some(last) = ids.last() else { break };
-        after = *last;
-        total += ids.len() as u64;
-        each_page(&ids).await?;
-        if (ids.len() as u64) < page {
-            break;
+    let mut buffer = Vec::with_capacity(page);
+    with_pool!(store, pool => {
+        let q = bind_values!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(c.sql.clone())), c.values);
+        let mut rows = q.fetch(pool);
+        while let Some(id) = rows.try_next().await.map_err(Error::db("reading segment members"))? {
+            buffer.push(id);
+            if buffer.len() == page {
+                total += buffer.len() as u64;
+                each_page(&buffer).await?;
+                buffer.clear();
+            }
         }
+    });
+    if !buffer.is_empty() {
+        total += buffer.len() as u64;
+        each_page(&buffer).await?;
     }
     Ok(total)
 }

@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod columns;
 mod url;
 
 pub use url::redact_url;

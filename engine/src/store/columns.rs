@@ -1,4 +1,4 @@
-//! A batch of rows held column by column, written with one statement per batch: multi-row
+//! A batch of rows held column by column (imports, outbox rows), written with one statement per batch: multi-row
 //! `VALUES` on SQLite, one array per column through `UNNEST` on PostgreSQL (a 2,000-row
 //! `VALUES` list costs PostgreSQL more to plan than to insert).
 
