@@ -3,6 +3,7 @@
 //! It owns the domain and storage; it knows nothing of SMTP, SMS gateways or templates (those
 //! are the `jalin-channels` and `jalin-templates` crates, wired together by `jalin-workers`).
 
+pub mod campaigns;
 pub mod clock;
 pub mod config;
 pub mod customers;

@@ -1,6 +1,7 @@
 //! The command line. Each command parses its arguments, opens what it needs and calls into the
 //! engine or workers; output is a terminal table or, with `--json`, one JSON document.
 
+mod campaigns;
 mod customer;
 mod demo;
 mod import;
@@ -55,6 +56,15 @@ pub struct Global {
         hide_env_values = true
     )]
     pub queue_url: String,
+    /// The queue's name inside the queue storage (installations sharing one Redis differ here).
+    #[arg(
+        long,
+        global = true,
+        env = "JALIN_QUEUE_NAME",
+        default_value = "jalin.deliver",
+        hide = true
+    )]
+    pub queue_name: String,
     /// Print one JSON document on stdout instead of tables (for scripts).
     #[arg(long, global = true)]
     pub json: bool,
@@ -86,6 +96,14 @@ enum Command {
     /// Look inside a segment.
     #[command(subcommand)]
     Segment(segments::SegmentCommand),
+    /// Run a campaign now: plan its audience into the outbox and queue the messages.
+    Send(campaigns::SendArgs),
+    /// Deliver queued messages (run as many as you like, on any machines sharing the queue).
+    Worker(campaigns::WorkerArgs),
+    /// Fire scheduled and triggered campaigns on time (exactly once, however many run).
+    Scheduler,
+    /// Scheduler and worker in one process.
+    Run(campaigns::RunArgs),
 }
 
 /// Parses the command line, runs the command and maps the outcome to an exit code:
@@ -132,5 +150,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate => Ok(segments::validate(g)),
         Command::Plan => segments::plan(g).await,
         Command::Segment(cmd) => segments::run(g, cmd).await,
+        Command::Send(args) => campaigns::send(g, &args).await,
+        Command::Worker(args) => campaigns::worker(g, &args).await,
+        Command::Scheduler => campaigns::scheduler(g).await,
+        Command::Run(args) => campaigns::run_all(g, &args).await,
     }
 }

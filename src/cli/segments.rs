@@ -32,6 +32,7 @@ struct ValidateReport<'a> {
     config: String,
     segments: usize,
     templates: usize,
+    campaigns: usize,
     errors: &'a [ConfigError],
 }
 
@@ -44,14 +45,16 @@ pub(crate) fn validate(g: &Global) -> ExitCode {
             config: g.config.display().to_string(),
             segments: project.segments.len(),
             templates: project.templates.infos().count(),
+            campaigns: project.campaigns.len(),
             errors: &errors,
         });
     } else if errors.is_empty() {
         outln!(
-            "{} is valid: {} segments, {} templates",
+            "{} is valid: {} segments, {} templates, {} campaigns",
             g.config.display(),
             project.segments.len(),
-            project.templates.infos().count()
+            project.templates.infos().count(),
+            project.campaigns.len()
         );
     } else {
         for e in &errors {

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod campaigns;
 mod channels;
 mod cli;
 mod customer_view;

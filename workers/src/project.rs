@@ -9,8 +9,11 @@
 
 use crate::context::{Company, sample};
 use crate::links::TrackingLinks;
+use crate::settings::Settings;
 use jalin_channels::sms::encoding::analyze;
+use jalin_engine::campaigns::{CampaignSet, load_campaigns};
 use jalin_engine::config::ConfigError;
+use jalin_engine::model::Channel;
 use jalin_engine::segments::{SegmentSet, load_segments};
 use jalin_templates::{Links, Part, TemplateError, Templates};
 use std::path::{Path, PathBuf};
@@ -25,8 +28,12 @@ pub struct Project {
     pub segments: SegmentSet,
     /// `templates/`, compiled.
     pub templates: Templates,
+    /// `campaigns/*.toml`.
+    pub campaigns: CampaignSet,
     /// The company, for every message's footer.
     pub company: Company,
+    /// `jalin.toml`.
+    pub settings: Settings,
 }
 
 fn template_error(e: TemplateError) -> ConfigError {
@@ -64,14 +71,27 @@ impl Project {
                 dir: dir.to_owned(),
                 segments: SegmentSet::default(),
                 templates,
+                campaigns: CampaignSet::default(),
                 company: Company::default(),
+                settings: Settings::default(),
             };
             return (project, errors);
         }
+        let settings = Settings::load(dir).unwrap_or_else(|e| {
+            errors.push(e);
+            Settings::default()
+        });
         let (segments, mut segment_errors) =
             load_segments(&dir.join("segments"), &format!("{shown}/segments"));
         errors.append(&mut segment_errors);
-        let company = Company::default();
+        let (campaigns, mut campaign_errors) = load_campaigns(
+            &dir.join("campaigns"),
+            &format!("{shown}/campaigns"),
+            &settings.campaign_defaults(),
+        );
+        errors.append(&mut campaign_errors);
+        errors.extend(campaigns.check_segments(&segments));
+        let company = settings.company.clone();
         let (templates, template_errors) = Templates::load(&dir.join("templates"), links);
         errors.extend(template_errors.into_iter().map(template_error));
         let (render_errors, rendered) = templates.check(&sample(&company));
@@ -95,15 +115,62 @@ impl Project {
                 });
             }
         }
+        errors.extend(check_campaign_templates(&campaigns, &templates));
         errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         (
             Project {
                 dir: dir.to_owned(),
                 segments,
                 templates,
+                campaigns,
                 company,
+                settings,
             },
             errors,
         )
     }
+}
+
+/// Every campaign's template exists, has a part for each of the campaign's channels (email:
+/// subject and HTML; SMS; webhook: task), and knows the campaign's A/B variants.
+fn check_campaign_templates(campaigns: &CampaignSet, templates: &Templates) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for c in campaigns.iter() {
+        let Some(at) = c.refs.get("template") else {
+            continue;
+        };
+        let Some(info) = templates.info(&c.template) else {
+            let known: Vec<&str> = templates.infos().map(|i| i.name.as_str()).collect();
+            errors.push(at.error(format!(
+                "unknown template {:?} (known: {})",
+                c.template,
+                known.join(", ")
+            )));
+            continue;
+        };
+        for ch in &c.channels {
+            let needed: &[Part] = match ch {
+                Channel::Email => &[Part::Subject, Part::Html],
+                Channel::Sms => &[Part::Sms],
+                Channel::Webhook => &[Part::Task],
+            };
+            for part in needed {
+                if !info.has(*part) {
+                    errors.push(at.error(format!(
+                        "template {:?} has no {part:?} part, which the {ch} channel needs",
+                        c.template
+                    )));
+                }
+            }
+        }
+        for v in &c.variants {
+            if v.name != "a" && !info.variants.contains(&v.name) {
+                errors.push(at.error(format!(
+                    "variant {:?} has no folder in templates/{}/variants/ (variant \"a\" is the base template)",
+                    v.name, c.template
+                )));
+            }
+        }
+    }
+    errors
 }

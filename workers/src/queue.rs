@@ -1,0 +1,203 @@
+//! The delivery queue (apalis): embedded in its own SQLite file by default, or on Redis so any
+//! number of `jalin worker` processes on any machines share it.
+//!
+//! A job carries only outbox ids; the outbox row is the truth (see
+//! `jalin_engine::campaigns`). A job lost, duplicated or retried by the queue can therefore
+//! neither lose a message nor send one twice: the scheduler re-pushes rows nobody claimed, and
+//! a claim succeeds once.
+
+use crate::delivery::Delivery;
+use apalis::prelude::*;
+use apalis_redis::RedisStorage;
+use apalis_sqlite::SqliteStorage;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The queue's name in either storage. Set explicitly: apalis defaults to the Rust type's
+/// path, which would orphan queued jobs when a module is renamed.
+pub const DELIVER_QUEUE: &str = "jalin.deliver";
+
+/// One delivery job: outbox rows to claim, render and send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverBatch {
+    /// Outbox ids.
+    pub ids: Vec<i64>,
+}
+
+/// Errors from the queue.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The URL is not a queue this build knows.
+    #[error("unsupported queue URL {0} (expected sqlite://PATH or redis://HOST:PORT)")]
+    Url(String),
+    /// The storage could not be reached or set up.
+    #[error("cannot open the queue at {url}: {reason}")]
+    Connect {
+        /// The URL without password.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Pushing a job failed.
+    #[error("cannot push to the queue: {0}")]
+    Push(String),
+    /// A worker stopped with an error.
+    #[error("worker failed: {0}")]
+    Worker(String),
+}
+
+/// A connected queue.
+#[derive(Clone)]
+pub enum Queue {
+    /// Embedded.
+    Sqlite(SqliteStorage<DeliverBatch>),
+    /// Redis.
+    Redis(RedisStorage<DeliverBatch>),
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Queue::Sqlite(_) => "Queue::Sqlite",
+            Queue::Redis(_) => "Queue::Redis",
+        })
+    }
+}
+
+impl Queue {
+    /// Opens `sqlite://PATH` (created with its tables on first use) or `redis://…`.
+    pub async fn connect(url: &str) -> Result<Queue, QueueError> {
+        Queue::connect_named(url, DELIVER_QUEUE).await
+    }
+
+    /// Like [`Queue::connect`], with another queue name (several installations, or tests,
+    /// sharing one Redis).
+    pub async fn connect_named(url: &str, name: &str) -> Result<Queue, QueueError> {
+        let shown = jalin_engine::store::redact_url(url);
+        let fail = |reason: String| QueueError::Connect {
+            url: shown.clone(),
+            reason,
+        };
+        if url.starts_with("sqlite:") {
+            use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+            use std::str::FromStr;
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| fail(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(30));
+            let path = options.get_filename().to_path_buf();
+            if let Some(dir) = path.parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            // apalis's own tables and migration history live in this file, never in ours.
+            SqliteStorage::setup(&pool)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let config = apalis_sqlite::Config::default().queue(name);
+            Ok(Queue::Sqlite(SqliteStorage::new(&pool).with_config(config)))
+        } else if url.starts_with("redis:") || url.starts_with("rediss:") {
+            let conn = apalis_redis::connect(url)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let config = apalis_redis::Config::default().queue(name);
+            Ok(Queue::Redis(RedisStorage::new(conn).with_config(config)))
+        } else {
+            Err(QueueError::Url(shown))
+        }
+    }
+
+    /// Pushes one job.
+    pub async fn push(&self, batch: DeliverBatch) -> Result<(), QueueError> {
+        match self {
+            Queue::Sqlite(s) => s
+                .clone()
+                .push(batch)
+                .await
+                .map_err(|e| QueueError::Push(e.to_string())),
+            Queue::Redis(s) => s
+                .clone()
+                .push(batch)
+                .await
+                .map_err(|e| QueueError::Push(e.to_string())),
+        }
+    }
+
+    /// Runs one worker named `name` (unique across processes: host and pid) taking up to
+    /// `concurrency` jobs at a time, until `shutdown` completes.
+    pub async fn work<F>(
+        self,
+        name: String,
+        concurrency: usize,
+        delivery: Arc<Delivery>,
+        shutdown: F,
+    ) -> Result<(), QueueError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let signal = async move {
+            shutdown.await;
+            Ok::<(), std::io::Error>(())
+        };
+        let poll = Duration::from_millis(50);
+        let result = match self {
+            Queue::Sqlite(s) => {
+                WorkerBuilder::new(name)
+                    .backend(s.poll_with_interval(poll))
+                    .data(delivery)
+                    .concurrency(concurrency.max(1))
+                    .build(deliver)
+                    .run_until(signal)
+                    .await
+            }
+            Queue::Redis(s) => {
+                WorkerBuilder::new(name)
+                    .backend(s)
+                    .data(delivery)
+                    .concurrency(concurrency.max(1))
+                    .build(deliver)
+                    .run_until(signal)
+                    .await
+            }
+        };
+        result.map_err(|e| QueueError::Worker(e.to_string()))
+    }
+}
+
+/// The job handler: claim, render, send, settle. A failure of one message is recorded on its
+/// row; only a failure of the database itself fails the job (its rows return to the queue
+/// when their lease runs out).
+async fn deliver(job: DeliverBatch, delivery: Data<Arc<Delivery>>) -> Result<(), BoxDynError> {
+    match delivery.process(&job.ids).await {
+        Ok(report) => {
+            tracing::debug!(
+                claimed = report.claimed,
+                sent = report.sent,
+                retried = report.retried,
+                failed = report.failed,
+                "batch delivered"
+            );
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, ids = job.ids.len(), "delivery batch failed; its messages are retried when their lease runs out");
+            Err(Box::new(e) as BoxDynError)
+        }
+    }
+}
+
+/// A worker name unique across processes and machines.
+pub fn worker_name(role: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    format!("{role}-{host}-{}", std::process::id())
+}
