@@ -34,6 +34,43 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "customer.first_order",
 ];
 
+/// A fact to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Its type (`order.status_changed`).
+    pub event_type: String,
+    /// When it happened (Unix seconds).
+    pub occurred_at: i64,
+    /// Whom it concerns.
+    pub customer_id: Option<i64>,
+    /// The campaign it answers, if any.
+    pub campaign: Option<String>,
+    /// The message (outbox row) it answers, if any.
+    pub message_id: Option<i64>,
+    /// The link clicked, if any.
+    pub link: Option<String>,
+    /// Unique per fact: recording the same key again records nothing.
+    pub idempotency_key: String,
+    /// Details.
+    pub payload: serde_json::Value,
+}
+
+/// Records an event unless one with the same idempotency key exists; returns its id when new.
+pub async fn record(
+    store: &crate::store::Store,
+    e: &NewEvent,
+    recorded_at: i64,
+) -> crate::Result<Option<i64>> {
+    check_event_type(&e.event_type).map_err(crate::Error::Invalid)?;
+    crate::with_pool!(store, pool => sqlx::query_scalar(
+        "INSERT INTO events (event_type, occurred_at, customer_id, campaign, message_id, link, idempotency_key, payload, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")
+        .bind(&e.event_type).bind(e.occurred_at).bind(e.customer_id).bind(&e.campaign).bind(e.message_id)
+        .bind(&e.link).bind(&e.idempotency_key).bind(sqlx::types::Json(&e.payload)).bind(recorded_at)
+        .fetch_optional(pool).await)
+    .map_err(crate::Error::db("recording an event"))
+}
+
 /// Checks that an event type is lower-case dotted words (`order.status_changed`), at most 64
 /// characters.
 pub fn check_event_type(name: &str) -> Result<&str, String> {

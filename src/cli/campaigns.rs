@@ -33,7 +33,11 @@ pub(crate) struct Runtime {
 
 /// Loads the config with the real link signer, opens the database and the queue, and builds the
 /// channels (health-checked) and the planner.
-pub(crate) async fn open_runtime(g: &Global, outbox: Option<&Path>) -> anyhow::Result<Runtime> {
+pub(crate) async fn open_runtime(
+    g: &Global,
+    outbox: Option<&Path>,
+    clock: SharedClock,
+) -> anyhow::Result<Runtime> {
     let settings = Settings::load(&g.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let keys = wiring::tracking_keys(&settings).map_err(|e| anyhow::anyhow!(e))?;
     let links: Arc<dyn Links> = Arc::new(TrackingLinks(
@@ -67,7 +71,6 @@ pub(crate) async fn open_runtime(g: &Global, outbox: Option<&Path>) -> anyhow::R
         .await
         .context("checking the channels")?;
     tracing::info!(channels = %channels.describe(), "channels ready");
-    let clock: SharedClock = Arc::new(SystemClock);
     let offer_salt = keys
         .sign(jalin_channels::tracking::Purpose::Open, 0, None)
         .into_bytes();
@@ -124,7 +127,7 @@ pub(crate) struct SendArgs {
 
 /// `jalin send CAMPAIGN`.
 pub(crate) async fn send(g: &Global, args: &SendArgs) -> anyhow::Result<ExitCode> {
-    let rt = open_runtime(g, None).await?;
+    let rt = open_runtime(g, None, Arc::new(SystemClock)).await?;
     let Some(campaign) = rt.project.campaigns.get(&args.campaign) else {
         let known: Vec<&str> = rt
             .project
@@ -371,7 +374,7 @@ pub(crate) struct WorkerArgs {
 
 /// `jalin worker`: delivers queued messages until Ctrl-C.
 pub(crate) async fn worker(g: &Global, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
-    let rt = open_runtime(g, None).await?;
+    let rt = open_runtime(g, None, Arc::new(SystemClock)).await?;
     if !g.json {
         eprintln!(
             "worker ready on {} (Ctrl-C stops after the jobs in hand)",
@@ -393,7 +396,7 @@ pub(crate) async fn worker(g: &Global, args: &WorkerArgs) -> anyhow::Result<Exit
 
 /// `jalin scheduler`: fires due runs and keeps the queue fed until Ctrl-C.
 pub(crate) async fn scheduler(g: &Global) -> anyhow::Result<ExitCode> {
-    let rt = open_runtime(g, None).await?;
+    let rt = open_runtime(g, None, Arc::new(SystemClock)).await?;
     let settings = Settings::load(&g.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     run_scheduler(&rt, settings.delivery.tick_seconds, shutdown_signal()).await?;
     rt.store.close().await;
@@ -438,7 +441,7 @@ pub(crate) struct RunArgs {
 
 /// `jalin run`: the scheduler and a worker in one process.
 pub(crate) async fn run_all(g: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let rt = open_runtime(g, None).await?;
+    let rt = open_runtime(g, None, Arc::new(SystemClock)).await?;
     let settings = Settings::load(&g.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut rx = stop_rx.clone();

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use super::demo_campaigns::{CampaignsReport, run_campaigns};
+
 /// Arguments of `jalin demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -29,6 +31,7 @@ struct DemoReport {
     dir: PathBuf,
     database_url: String,
     imported: Vec<(String, u64)>,
+    campaigns: CampaignsReport,
     seconds: f64,
 }
 
@@ -95,21 +98,28 @@ pub(crate) async fn run(g: &Global, args: &DemoArgs) -> anyhow::Result<ExitCode>
             view.order_count,
             view.revenue
         );
-        outln!(
-            "   see everything with: jalin --database-url {database_url} customer show C0000001"
-        );
     }
     store.close().await;
+    let campaigns = run_campaigns(g, &args.dir, &database_url).await?;
     let report = DemoReport {
         dir: args.dir.clone(),
         database_url,
         imported,
+        campaigns,
         seconds: started.elapsed().as_secs_f64(),
     };
     if g.json {
         print_json(&report);
     } else {
         outln!("Done in {:.1} s.", report.seconds);
+        outln!(
+            "Look at: {0}/outbox/email/*.eml, {0}/outbox/sms.jsonl, {0}/outbox/webhooks.jsonl",
+            args.dir.display()
+        );
+        outln!(
+            "Explore: jalin --database-url {database} customer show C0000001 | segment preview lapsed-distributors | send win-back --dry-run",
+            database = report.database_url
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 mod campaigns;
 mod customer;
 mod demo;
+mod demo_campaigns;
 mod import;
 mod output;
 mod sample;

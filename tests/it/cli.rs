@@ -113,3 +113,76 @@ fn default_database_is_created_on_first_use() {
     );
     assert!(scratch.path("var/jalin.db").exists());
 }
+
+/// `jalin demo`: sample data, every example campaign through the real queue and workers, and
+/// files in the outbox a person can open.
+#[test]
+fn demo_runs_every_example_campaign_end_to_end() {
+    let dir = crate::common::Scratch::new();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let out = std::process::Command::new(crate::common::jalin_bin())
+        .args([
+            "--json",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "demo",
+            "--customers",
+            "1500",
+            "--dir",
+        ])
+        .arg(dir.path("demo"))
+        .current_dir(&dir.0)
+        .env_remove("JALIN_DATABASE_URL")
+        .env_remove("JALIN_QUEUE_URL")
+        .output()
+        .expect("run demo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let c = &report["campaigns"];
+    let sent = |name: &str| c["outbox"][name]["sent"].as_i64().unwrap_or(0);
+    for name in [
+        "win-back",
+        "order-status",
+        "complaint-ack",
+        "complaint-callback",
+        "tier-upgraded",
+        "welcome-thanks",
+    ] {
+        assert!(sent(name) > 0, "{name} sent nothing: {c}");
+    }
+    assert!(c["outbox"]["win-back"]["held_out"].as_i64().unwrap_or(0) >= 0);
+    assert!(
+        c["outbox"]["welcome-review"]["waiting"]
+            .as_i64()
+            .unwrap_or(0)
+            > 0,
+        "day-7 step waits: {c}"
+    );
+    let emails = c["emails"].as_u64().expect("emails");
+    assert!(
+        emails > 0 && c["sms"].as_u64().unwrap_or(0) > 0 && c["webhooks"].as_u64().unwrap_or(0) > 0,
+        "{c}"
+    );
+    let eml_dir = dir.path("demo/outbox/email");
+    let files: Vec<_> = std::fs::read_dir(&eml_dir)
+        .expect("eml dir")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(files.len() as u64, emails);
+    let eml = std::fs::read_to_string(files[0].path()).expect("read eml");
+    assert!(
+        eml.contains("Subject: ")
+            && eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "{eml}"
+    );
+    assert!(eml.contains("multipart/alternative"), "{eml}");
+    let tasks = std::fs::read_to_string(dir.path("demo/outbox/webhooks.jsonl")).expect("webhooks");
+    assert!(
+        tasks.contains("task.created") && tasks.contains("webhook-signature"),
+        "{tasks}"
+    );
+}

@@ -98,34 +98,10 @@ impl Delivery {
                 e.insert(trigger_facts(&self.store, c.run_id).await?);
             }
         }
-        let facts = &facts;
-        let triggers = &triggers;
+        let facts = Arc::new(facts);
+        let triggers = Arc::new(triggers);
         let results: Vec<Result<Settle, DeliveryError>> = futures::stream::iter(claimed)
-            .map(|row: Claimed| async move {
-                let f = facts.get(&row.customer_id);
-                let t = triggers.get(&row.run_id).and_then(Option::as_ref);
-                let outcome = self.send_one(&row, f, t).await;
-                let now = self.clock.now().timestamp();
-                let s = self.settlement(&row, outcome, now);
-                if let Settle::Failed {
-                    code: Some(code), ..
-                } = &s
-                    && row.channel == "email"
-                    && code.starts_with("5.1.")
-                    && let Some(address) = &row.address
-                {
-                    suppress(
-                        &self.store,
-                        "email",
-                        address,
-                        &format!("hard bounce {code}"),
-                        now,
-                    )
-                    .await?;
-                }
-                settle(&self.store, &row, &s, now).await?;
-                Ok(s)
-            })
+            .map(|row| self.deliver_one(row, facts.clone(), triggers.clone()))
             .buffer_unordered(self.rules.parallel_sends.max(1))
             .collect()
             .await;
@@ -137,6 +113,38 @@ impl Delivery {
             }
         }
         Ok(report)
+    }
+
+    /// Sends one claimed row and records what happened.
+    async fn deliver_one(
+        &self,
+        row: Claimed,
+        facts: Arc<HashMap<i64, DeliveryFacts>>,
+        triggers: Arc<HashMap<i64, Option<TriggerFacts>>>,
+    ) -> Result<Settle, DeliveryError> {
+        let f = facts.get(&row.customer_id);
+        let t = triggers.get(&row.run_id).and_then(Option::as_ref);
+        let outcome = self.send_one(&row, f, t).await;
+        let now = self.clock.now().timestamp();
+        let s = self.settlement(&row, outcome, now);
+        if let Settle::Failed {
+            code: Some(code), ..
+        } = &s
+            && row.channel == "email"
+            && code.starts_with("5.1.")
+            && let Some(address) = &row.address
+        {
+            suppress(
+                &self.store,
+                "email",
+                address,
+                &format!("hard bounce {code}"),
+                now,
+            )
+            .await?;
+        }
+        settle(&self.store, &row, &s, now).await?;
+        Ok(s)
     }
 
     fn settlement(&self, row: &Claimed, outcome: Result<Outcome, String>, now: i64) -> Settle {
@@ -342,6 +350,10 @@ impl Delivery {
         ctx["recommendations"] = recommendations.into();
         if let Some(t) = trigger {
             ctx["event"] = t.event.clone();
+            // A tier event names the new tier before the nightly scores do.
+            if let Some(tier) = t.event.pointer("/payload/tier").and_then(Value::as_str) {
+                ctx["tier"] = json!({ "name": tier, "benefits": tier_benefits(tier, english) });
+            }
             if let Some(o) = &t.order {
                 ctx["order"] = with_label(o);
             }

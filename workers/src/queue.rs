@@ -131,13 +131,48 @@ impl Queue {
         }
     }
 
-    /// Runs one worker named `name` (unique across processes: host and pid) taking up to
-    /// `concurrency` jobs at a time, until `shutdown` completes.
+    /// Pushes many jobs in one round trip.
+    pub async fn push_many(&self, batches: Vec<DeliverBatch>) -> Result<(), QueueError> {
+        match self {
+            Queue::Sqlite(s) => s
+                .clone()
+                .push_bulk(batches)
+                .await
+                .map_err(|e| QueueError::Push(e.to_string())),
+            Queue::Redis(s) => s
+                .clone()
+                .push_bulk(batches)
+                .await
+                .map_err(|e| QueueError::Push(e.to_string())),
+        }
+    }
+
+    /// Runs one delivery worker named `name` (unique across processes: host and pid) taking up
+    /// to `concurrency` jobs at a time, until `shutdown` completes.
     pub async fn work<F>(
         self,
         name: String,
         concurrency: usize,
         delivery: Arc<Delivery>,
+        shutdown: F,
+    ) -> Result<(), QueueError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let handler = Handler::new(move |job: DeliverBatch| -> JobFuture {
+            let delivery = delivery.clone();
+            Box::pin(async move { deliver(job, delivery).await })
+        });
+        self.work_with(name, concurrency, handler, shutdown).await
+    }
+
+    /// Runs a worker with any job handler (the delivery handler, or a no-op one for measuring
+    /// the queue itself).
+    pub async fn work_with<F>(
+        self,
+        name: String,
+        concurrency: usize,
+        handler: Handler,
         shutdown: F,
     ) -> Result<(), QueueError>
     where
@@ -152,18 +187,18 @@ impl Queue {
             Queue::Sqlite(s) => {
                 WorkerBuilder::new(name)
                     .backend(s.poll_with_interval(poll))
-                    .data(delivery)
+                    .data(handler.clone())
                     .concurrency(concurrency.max(1))
-                    .build(deliver)
+                    .build(handle)
                     .run_until(signal)
                     .await
             }
             Queue::Redis(s) => {
                 WorkerBuilder::new(name)
-                    .backend(s)
-                    .data(delivery)
+                    .backend(s.poll_with_interval(poll))
+                    .data(handler.clone())
                     .concurrency(concurrency.max(1))
-                    .build(deliver)
+                    .build(handle)
                     .run_until(signal)
                     .await
             }
@@ -172,10 +207,37 @@ impl Queue {
     }
 }
 
-/// The job handler: claim, render, send, settle. A failure of one message is recorded on its
-/// row; only a failure of the database itself fails the job (its rows return to the queue
+type JobFuture = futures::future::BoxFuture<'static, Result<(), BoxDynError>>;
+
+/// What a worker does with one job.
+#[derive(Clone)]
+pub struct Handler(Arc<dyn Fn(DeliverBatch) -> JobFuture + Send + Sync + 'static>);
+
+impl Handler {
+    /// A handler from a function returning the job's future.
+    pub fn new<F>(f: F) -> Handler
+    where
+        F: Fn(DeliverBatch) -> JobFuture + Send + Sync + 'static,
+    {
+        Handler(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Handler")
+    }
+}
+
+async fn handle(job: DeliverBatch, handler: Data<Handler>) -> Result<(), BoxDynError> {
+    let Data(h) = handler;
+    (h.0)(job).await
+}
+
+/// The delivery handler: claim, render, send, settle. A failure of one message is recorded on
+/// its row; only a failure of the database itself fails the job (its rows return to the queue
 /// when their lease runs out).
-async fn deliver(job: DeliverBatch, delivery: Data<Arc<Delivery>>) -> Result<(), BoxDynError> {
+async fn deliver(job: DeliverBatch, delivery: Arc<Delivery>) -> Result<(), BoxDynError> {
     match delivery.process(&job.ids).await {
         Ok(report) => {
             tracing::debug!(

@@ -206,3 +206,19 @@ pub async fn suppress(
     .map_err(Error::db("suppressing an address"))?;
     Ok(())
 }
+
+/// Messages due and not settled at `now`: queued and due, or being sent.
+pub async fn unsettled(store: &Store, now: i64) -> Result<i64> {
+    with_pool!(store, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM outbox WHERE (status = 'queued' AND (not_before IS NULL OR not_before <= $1))
+           OR status = 'sending'").bind(now).fetch_one(pool).await)
+    .map_err(Error::db("counting unsettled messages"))
+}
+
+/// Outbox rows by campaign and status.
+pub async fn outbox_summary(store: &Store) -> Result<Vec<(String, String, i64)>> {
+    with_pool!(store, pool => sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT campaign, status, CAST(COUNT(*) AS BIGINT) FROM outbox GROUP BY campaign, status
+         ORDER BY campaign, status").fetch_all(pool).await)
+    .map_err(Error::db("summarising the outbox"))
+}

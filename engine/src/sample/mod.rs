@@ -15,6 +15,9 @@
 //! ```
 
 mod catalog;
+mod live;
+
+pub use live::live_events;
 mod customer;
 
 use crate::error::{Error, Result};
