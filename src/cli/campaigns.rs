@@ -414,7 +414,15 @@ pub(crate) async fn run_scheduler(
         tokio::time::interval(Duration::from_secs_f64(tick_seconds.clamp(0.05, 3600.0)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
+    let mut last_vacuum = std::time::Instant::now();
     loop {
+        if last_vacuum.elapsed() > Duration::from_secs(600) {
+            last_vacuum = std::time::Instant::now();
+            match rt.queue.vacuum().await {
+                Ok(n) => tracing::debug!(removed = n, "finished jobs removed from the queue"),
+                Err(e) => tracing::warn!(error = %e, "cleaning the queue failed"),
+            }
+        }
         tokio::select! {
             () = &mut stop => return Ok(()),
             _ = ticker.tick() => {

@@ -946,3 +946,67 @@ both_backends!(crash_safety_on_the_redis_queue, crash_safety_redis_queue);
 async fn crash_safety_redis_queue(db: &TestDb) {
     crash_safety(db, "redis://127.0.0.1:6379").await;
 }
+
+/// More jobs than one Lua `unpack` takes (about 8,000) pushed before any worker fetches: the
+/// Redis queue still hands every one of them out (apalis-redis alone stops its workers here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_queue_survives_a_burst_of_ten_thousand_jobs() {
+    use jalin_workers::queue::{DeliverBatch, Handler};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let queue = Queue::connect_named(
+        "redis://127.0.0.1:6379",
+        &format!("jalin.test.{}", uuid::Uuid::new_v4().simple()),
+    )
+    .await
+    .expect("Redis");
+    for chunk in (0..10_000i64).collect::<Vec<_>>().chunks(1000) {
+        queue
+            .push_many(
+                chunk
+                    .iter()
+                    .map(|i| DeliverBatch { ids: vec![*i] })
+                    .collect(),
+            )
+            .await
+            .expect("push");
+    }
+    let seen = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let handler = {
+        let (seen, count) = (seen.clone(), count.clone());
+        Handler::new(move |job: DeliverBatch| {
+            let (seen, count) = (seen.clone(), count.clone());
+            Box::pin(async move {
+                if let Ok(mut s) = seen.lock() {
+                    s.extend(job.ids);
+                }
+                count.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            })
+        })
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(queue.work_with("burst".into(), 20, handler, async move {
+        let _ = stopped.await;
+    }));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count.load(Ordering::Relaxed) < 10_000 {
+        assert!(
+            !worker.is_finished(),
+            "the worker stopped: {:?}",
+            worker.await
+        );
+        assert!(
+            Instant::now() < deadline,
+            "only {} of 10,000 jobs processed",
+            count.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    assert_eq!(
+        seen.lock().map(|s| s.len()).unwrap_or(0),
+        10_000,
+        "every job exactly once"
+    );
+}

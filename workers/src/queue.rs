@@ -18,6 +18,9 @@ use std::time::Duration;
 /// path, which would orphan queued jobs when a module is renamed.
 pub const DELIVER_QUEUE: &str = "jalin.deliver";
 
+/// Jobs a worker fetches per round trip to the queue.
+const FETCH_BATCH: usize = 100;
+
 /// One delivery job: outbox rows to claim, render and send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliverBatch {
@@ -52,15 +55,19 @@ pub enum QueueError {
 pub enum Queue {
     /// Embedded.
     Sqlite(SqliteStorage<DeliverBatch>),
-    /// Redis.
-    Redis(RedisStorage<DeliverBatch>),
+    /// Redis, with a connection and the key names for [`promote`].
+    Redis(
+        RedisStorage<DeliverBatch>,
+        redis::aio::ConnectionManager,
+        Arc<apalis_redis::Config>,
+    ),
 }
 
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Queue::Sqlite(_) => "Queue::Sqlite",
-            Queue::Redis(_) => "Queue::Redis",
+            Queue::Redis(..) => "Queue::Redis",
         })
     }
 }
@@ -102,14 +109,26 @@ impl Queue {
             SqliteStorage::setup(&pool)
                 .await
                 .map_err(|e| fail(e.to_string()))?;
-            let config = apalis_sqlite::Config::default().queue(name);
+            let config = apalis_sqlite::Config::default()
+                .queue(name)
+                .batch_size(FETCH_BATCH);
             Ok(Queue::Sqlite(SqliteStorage::new(&pool).with_config(config)))
         } else if url.starts_with("redis:") || url.starts_with("rediss:") {
             let conn = apalis_redis::connect(url)
                 .await
                 .map_err(|e| fail(e.to_string()))?;
-            let config = apalis_redis::Config::default().queue(name);
-            Ok(Queue::Redis(RedisStorage::new(conn).with_config(config)))
+            // No apalis lease per job: each lease is a round trip that serialises the worker
+            // (about 850 jobs/s instead of 44,000), and the outbox row's own lease already
+            // decides who sends a message.
+            let config = apalis_redis::Config::default()
+                .queue(name)
+                .batch_size(FETCH_BATCH)
+                .lock_tasks(false);
+            Ok(Queue::Redis(
+                RedisStorage::new(conn.clone()).with_config(config.clone()),
+                conn,
+                Arc::new(config),
+            ))
         } else {
             Err(QueueError::Url(shown))
         }
@@ -123,11 +142,13 @@ impl Queue {
                 .push(batch)
                 .await
                 .map_err(|e| QueueError::Push(e.to_string())),
-            Queue::Redis(s) => s
-                .clone()
-                .push(batch)
-                .await
-                .map_err(|e| QueueError::Push(e.to_string())),
+            Queue::Redis(s, conn, config) => {
+                s.clone()
+                    .push(batch)
+                    .await
+                    .map_err(|e| QueueError::Push(e.to_string()))?;
+                promote(conn.clone(), config).await
+            }
         }
     }
 
@@ -139,9 +160,28 @@ impl Queue {
                 .push_bulk(batches)
                 .await
                 .map_err(|e| QueueError::Push(e.to_string())),
-            Queue::Redis(s) => s
+            Queue::Redis(s, conn, config) => {
+                s.clone()
+                    .push_bulk(batches)
+                    .await
+                    .map_err(|e| QueueError::Push(e.to_string()))?;
+                promote(conn.clone(), config).await
+            }
+        }
+    }
+
+    /// Removes finished jobs from the queue storage; returns how many.
+    pub async fn vacuum(&self) -> Result<usize, QueueError> {
+        use apalis_core::backend::Vacuum;
+        match self {
+            Queue::Sqlite(s) => s
                 .clone()
-                .push_bulk(batches)
+                .vacuum()
+                .await
+                .map_err(|e| QueueError::Push(e.to_string())),
+            Queue::Redis(s, ..) => s
+                .clone()
+                .vacuum()
                 .await
                 .map_err(|e| QueueError::Push(e.to_string())),
         }
@@ -182,7 +222,7 @@ impl Queue {
             shutdown.await;
             Ok::<(), std::io::Error>(())
         };
-        let poll = Duration::from_millis(50);
+        let poll = Duration::from_millis(25);
         let result = match self {
             Queue::Sqlite(s) => {
                 WorkerBuilder::new(name)
@@ -193,7 +233,7 @@ impl Queue {
                     .run_until(signal)
                     .await
             }
-            Queue::Redis(s) => {
+            Queue::Redis(s, ..) => {
                 WorkerBuilder::new(name)
                     .backend(s.poll_with_interval(poll))
                     .data(handler.clone())
@@ -252,6 +292,44 @@ async fn deliver(job: DeliverBatch, delivery: Arc<Delivery>) -> Result<(), BoxDy
         Err(e) => {
             tracing::error!(error = %e, ids = job.ids.len(), "delivery batch failed; its messages are retried when their lease runs out");
             Err(Box::new(e) as BoxDynError)
+        }
+    }
+}
+
+/// Moves pushed jobs from apalis-redis's scheduled set to its active list, at most 1,000 per
+/// script call.
+///
+/// apalis-redis 1.0 pushes every job, even an immediate one, into the scheduled set, and its
+/// fetch script moves *all* due jobs in one Lua `unpack`, which fails beyond about 8,000
+/// elements ("too many results to unpack"), stopping every worker. Planning a large campaign
+/// pushes far more than that before a worker fetches, so we promote as we push. Jobs here are
+/// always due at once (waiting is the outbox's business), so promoting early changes nothing.
+async fn promote(
+    mut conn: redis::aio::ConnectionManager,
+    config: &apalis_redis::Config,
+) -> Result<(), QueueError> {
+    static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+        redis::Script::new(
+            r"local ids = redis.call('zrangebyscore', KEYS[1], '-inf', '+inf', 'LIMIT', 0, 1000)
+if #ids > 0 then
+  redis.call('rpush', KEYS[2], unpack(ids))
+  redis.call('zrem', KEYS[1], unpack(ids))
+  redis.call('del', KEYS[3])
+  redis.call('lpush', KEYS[3], 1)
+end
+return #ids",
+        )
+    });
+    loop {
+        let moved: i64 = SCRIPT
+            .key(config.scheduled_jobs_set())
+            .key(config.active_jobs_list())
+            .key(config.signal_list())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| QueueError::Push(e.to_string()))?;
+        if moved < 1000 {
+            return Ok(());
         }
     }
 }
