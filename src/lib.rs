@@ -2,3 +2,4 @@
 //! tests can drive both in-process.
 
 pub mod cli;
+mod server;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod import;
 pub mod model;
+pub mod responses;
 pub mod sample;
 pub mod segments;
 pub mod store;

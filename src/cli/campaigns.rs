@@ -445,6 +445,56 @@ pub(crate) struct RunArgs {
     /// Queue jobs processed at the same time.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Where the HTTP server listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+}
+
+/// Arguments of `jalin serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Where the HTTP server listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+}
+
+/// Binds the HTTP server and returns its task.
+async fn start_server(
+    g: &Global,
+    store: Store,
+    listen: &str,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let settings = Settings::load(&g.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let keys = wiring::tracking_keys(&settings).map_err(|e| anyhow::anyhow!(e))?;
+    let hooks = crate::server::HookSecrets::from_env().map_err(|e| anyhow::anyhow!(e))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let state = crate::server::AppState {
+        store,
+        keys,
+        hooks,
+        metrics: Arc::default(),
+    };
+    if !g.json {
+        eprintln!(
+            "HTTP server on http://{}",
+            listener
+                .local_addr()
+                .map_or_else(|_| listen.to_owned(), |a| a.to_string())
+        );
+    }
+    Ok(tokio::spawn(crate::server::serve(listener, state, stop)))
+}
+
+/// `jalin serve`.
+pub(crate) async fn serve(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(g).await?;
+    let server = start_server(g, store.clone(), &args.listen, shutdown_signal()).await?;
+    server.await??;
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `jalin run`: the scheduler and a worker in one process.
@@ -461,12 +511,18 @@ pub(crate) async fn run_all(g: &Global, args: &RunArgs) -> anyhow::Result<ExitCo
             let _ = rx.wait_for(|s| *s).await;
         },
     ));
+    let mut rx = stop_rx.clone();
+    let server = start_server(g, rt.store.clone(), &args.listen, async move {
+        let _ = rx.wait_for(|s| *s).await;
+    })
+    .await?;
     if !g.json {
-        eprintln!("scheduler and worker running (Ctrl-C stops)");
+        eprintln!("scheduler, worker and HTTP server running (Ctrl-C stops)");
     }
     run_scheduler(&rt, settings.delivery.tick_seconds, shutdown_signal()).await?;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(30), worker).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
     rt.store.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -103,8 +103,10 @@ enum Command {
     Worker(campaigns::WorkerArgs),
     /// Fire scheduled and triggered campaigns on time (exactly once, however many run).
     Scheduler,
-    /// Scheduler and worker in one process.
+    /// Scheduler, worker and the HTTP server (tracking, unsubscribe, webhooks) in one process.
     Run(campaigns::RunArgs),
+    /// The HTTP server: tracking links, unsubscribe pages, inbound webhooks, health, metrics.
+    Serve(campaigns::ServeArgs),
 }
 
 /// Parses the command line, runs the command and maps the outcome to an exit code:
@@ -155,5 +157,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => campaigns::worker(g, &args).await,
         Command::Scheduler => campaigns::scheduler(g).await,
         Command::Run(args) => campaigns::run_all(g, &args).await,
+        Command::Serve(args) => campaigns::serve(g, &args).await,
     }
 }

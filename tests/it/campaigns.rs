@@ -882,7 +882,7 @@ async fn crash_safety(db: &TestDb, queue_url: &str) {
         .scalar("SELECT COUNT(*) FROM outbox WHERE status = 'sending'")
         .await;
     // A new process (scheduler + worker) takes over once the dead worker's lease expires.
-    let _second = spawn(&["run", "--concurrency", "4"]);
+    let _second = spawn(&["run", "--concurrency", "4", "--listen", "127.0.0.1:0"]);
     let deadline = Instant::now() + Duration::from_secs(120);
     while db
         .scalar("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")

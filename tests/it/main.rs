@@ -14,3 +14,4 @@ mod migrations;
 mod segments;
 mod support;
 mod templates;
+mod tracking;

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use sqlx::QueryBuilder;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// How a run is planned.
 #[derive(Debug, Clone)]
@@ -126,58 +126,108 @@ fn slot(c: Channel) -> usize {
     }
 }
 
-type FactsRow = (
-    i64,
-    Option<String>,
-    Option<String>,
-    String,
-    bool,
-    Option<bool>,
-    Option<bool>,
-    Option<bool>,
-    bool,
-    bool,
-    bool,
-    bool,
-    i64,
-);
+/// id, email, phone, time zone, erased.
+type ContactRow = (i64, Option<String>, Option<String>, String, bool);
 
-async fn load_facts(store: &Store, ids: &[i64], cap_since: i64) -> Result<Vec<Facts>> {
-    let rows: Vec<FactsRow> = with_pool!(store, pool, DB => {
-        let mut qb = QueryBuilder::<DB>::new(
-            "SELECT c.id, c.email, c.phone, c.time_zone, c.erased_at IS NOT NULL,
-              (SELECT k.opted_in FROM consents k WHERE k.customer_id = c.id AND k.channel = 'email'),
-              (SELECT k.opted_in FROM consents k WHERE k.customer_id = c.id AND k.channel = 'sms'),
-              (SELECT k.opted_in FROM consents k WHERE k.customer_id = c.id AND k.channel = 'webhook'),
-              EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'email' AND s.address = c.email),
-              EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'sms' AND s.address = c.phone),
-              EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'webhook' AND s.address = c.phone),
-              EXISTS (SELECT 1 FROM complaints p WHERE p.customer_id = c.id AND p.resolved_at IS NULL),
-              (SELECT CAST(COUNT(*) AS BIGINT) FROM outbox o WHERE o.customer_id = c.id
-                 AND o.kind = 'marketing' AND o.status IN ('queued', 'sending', 'sent') AND o.created_at >= ",
-        );
-        qb.push_bind(cap_since);
-        qb.push(") FROM customers c WHERE c.id IN (");
-        let mut list = qb.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
+macro_rules! in_list {
+    ($qb:expr, $values:expr) => {{
+        let mut list = $qb.separated(", ");
+        for v in $values {
+            list.push_bind(v.clone());
         }
-        qb.push(")");
-        qb.build_query_as::<FactsRow>().fetch_all(pool).await
+        $qb.push(")");
+    }};
+}
+
+/// The facts of a page of customers, with one set-based query per kind of fact (a correlated
+/// subquery per customer costs PostgreSQL a third of a millisecond each).
+async fn load_facts(store: &Store, ids: &[i64], cap_since: i64) -> Result<Vec<Facts>> {
+    let what = "reading the audience's consent and contact history";
+    let customers: Vec<ContactRow> = with_pool!(store, pool, DB => {
+        let mut qb = QueryBuilder::<DB>::new(
+            "SELECT id, email, phone, time_zone, erased_at IS NOT NULL FROM customers WHERE id IN (");
+        in_list!(qb, ids);
+        qb.build_query_as().fetch_all(pool).await
     })
-    .map_err(Error::db("reading the audience's consent and contact history"))?;
-    Ok(rows
+    .map_err(Error::db(what))?;
+    let consents: Vec<(i64, String, bool)> = with_pool!(store, pool, DB => {
+        let mut qb = QueryBuilder::<DB>::new(
+            "SELECT customer_id, channel, opted_in FROM consents WHERE customer_id IN (");
+        in_list!(qb, ids);
+        qb.build_query_as().fetch_all(pool).await
+    })
+    .map_err(Error::db(what))?;
+    let addresses: Vec<String> = customers
+        .iter()
+        .flat_map(|c| [c.1.clone(), c.2.clone()])
+        .flatten()
+        .collect();
+    let suppressed: Vec<(String, String)> = if addresses.is_empty() {
+        Vec::new()
+    } else {
+        with_pool!(store, pool, DB => {
+            let mut qb = QueryBuilder::<DB>::new("SELECT channel, address FROM suppressions WHERE address IN (");
+            in_list!(qb, &addresses);
+            qb.build_query_as().fetch_all(pool).await
+        })
+        .map_err(Error::db(what))?
+    };
+    let complaints: Vec<(i64,)> = with_pool!(store, pool, DB => {
+        let mut qb = QueryBuilder::<DB>::new(
+            "SELECT DISTINCT customer_id FROM complaints WHERE resolved_at IS NULL AND customer_id IN (");
+        in_list!(qb, ids);
+        qb.build_query_as().fetch_all(pool).await
+    })
+    .map_err(Error::db(what))?;
+    let recent: Vec<(i64, i64)> = if cap_since == i64::MAX {
+        Vec::new()
+    } else {
+        with_pool!(store, pool, DB => {
+            let mut qb = QueryBuilder::<DB>::new(
+                "SELECT customer_id, CAST(COUNT(*) AS BIGINT) FROM outbox WHERE kind = 'marketing'
+                   AND status IN ('queued', 'sending', 'sent') AND created_at >= ");
+            qb.push_bind(cap_since);
+            qb.push(" AND customer_id IN (");
+            in_list!(qb, ids);
+            qb.push(" GROUP BY customer_id");
+            qb.build_query_as().fetch_all(pool).await
+        })
+        .map_err(Error::db(what))?
+    };
+    let mut consent: HashMap<i64, [Option<bool>; 3]> = HashMap::new();
+    for (id, channel, opted_in) in consents {
+        if let Ok(ch) = channel.parse::<Channel>() {
+            consent.entry(id).or_default()[slot(ch)] = Some(opted_in);
+        }
+    }
+    let suppressed: HashSet<(String, String)> = suppressed.into_iter().collect();
+    let complaints: HashSet<i64> = complaints.into_iter().map(|c| c.0).collect();
+    let recent: HashMap<i64, i64> = recent.into_iter().collect();
+    Ok(customers
         .into_iter()
-        .map(|r| Facts {
-            id: r.0,
-            email: r.1.filter(|e| !e.is_empty()),
-            phone: r.2.filter(|p| !p.is_empty()),
-            time_zone: r.3,
-            erased: r.4,
-            consent: [r.5, r.6, r.7],
-            suppressed: [r.8, r.9, r.10],
-            open_complaint: r.11,
-            recent_marketing: r.12,
+        .map(|(id, email, phone, time_zone, erased)| {
+            let email = email.filter(|e| !e.is_empty());
+            let phone = phone.filter(|p| !p.is_empty());
+            let is_suppressed = |channel: &str, address: &Option<String>| {
+                address
+                    .as_ref()
+                    .is_some_and(|a| suppressed.contains(&(channel.to_owned(), a.clone())))
+            };
+            Facts {
+                id,
+                suppressed: [
+                    is_suppressed("email", &email),
+                    is_suppressed("sms", &phone),
+                    is_suppressed("webhook", &phone),
+                ],
+                email,
+                phone,
+                time_zone,
+                erased,
+                consent: consent.get(&id).copied().unwrap_or_default(),
+                open_complaint: complaints.contains(&id),
+                recent_marketing: recent.get(&id).copied().unwrap_or(0),
+            }
         })
         .collect())
 }

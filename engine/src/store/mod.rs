@@ -149,6 +149,13 @@ impl Store {
         Ok(())
     }
 
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        let _: i64 = with_pool!(self, pool => sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(pool).await)
+            .map_err(Error::db("checking the database"))?;
+        Ok(())
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         match self {

@@ -1,0 +1,232 @@
+//! Responses to messages: opens, clicks, unsubscribes and bounces, recorded as events and
+//! applied to consent and the suppression list.
+
+use crate::error::{Error, Result};
+use crate::events::{NewEvent, record};
+use crate::store::Store;
+use crate::with_pool;
+use serde::Serialize;
+
+/// The message a tracking token names, and its recipient.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct MessageInfo {
+    /// The outbox id.
+    pub id: i64,
+    /// The campaign.
+    pub campaign: String,
+    /// The channel it went out on.
+    pub channel: String,
+    /// The customer.
+    pub customer_id: i64,
+    /// The address it went to.
+    pub address: Option<String>,
+    /// The customer's locale.
+    pub locale: String,
+    /// The customer's name.
+    pub name: String,
+}
+
+/// The message with this id, if it exists.
+pub async fn message_info(store: &Store, message_id: i64) -> Result<Option<MessageInfo>> {
+    with_pool!(store, pool => sqlx::query_as::<_, MessageInfo>(
+        "SELECT o.id, o.campaign, o.channel, o.customer_id, o.address, c.locale, c.name
+         FROM outbox o JOIN customers c ON c.id = o.customer_id WHERE o.id = $1")
+        .bind(message_id).fetch_optional(pool).await)
+    .map_err(Error::db("reading a message"))
+}
+
+fn event(
+    m: &MessageInfo,
+    event_type: &str,
+    key: String,
+    now: i64,
+    link: Option<&str>,
+    payload: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        event_type: event_type.into(),
+        occurred_at: now,
+        customer_id: Some(m.customer_id),
+        campaign: Some(m.campaign.clone()),
+        message_id: Some(m.id),
+        link: link.map(str::to_owned),
+        idempotency_key: key,
+        payload,
+    }
+}
+
+/// Records an open (one per message per minute: a mail client fetching the pixel twice is one
+/// open). Returns whether a new event was stored.
+pub async fn record_open(store: &Store, m: &MessageInfo, now: i64) -> Result<bool> {
+    let e = event(
+        m,
+        "email.opened",
+        format!("open:{}:{}", m.id, now / 60),
+        now,
+        None,
+        serde_json::json!({}),
+    );
+    Ok(record(store, &e, now).await?.is_some())
+}
+
+/// Records a click on `url` (one per message, link and second).
+pub async fn record_click(store: &Store, m: &MessageInfo, url: &str, now: i64) -> Result<bool> {
+    let kind = if m.channel == "sms" {
+        "sms.clicked"
+    } else {
+        "email.clicked"
+    };
+    let link_hash = url.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let e = event(
+        m,
+        kind,
+        format!("click:{}:{link_hash:x}:{now}", m.id),
+        now,
+        Some(url),
+        serde_json::json!({}),
+    );
+    Ok(record(store, &e, now).await?.is_some())
+}
+
+/// Withdraws the customer's consent for the message's channel (history kept) and records the
+/// unsubscribe. Idempotent: a second request for the same message changes nothing.
+pub async fn unsubscribe(store: &Store, m: &MessageInfo, source: &str, now: i64) -> Result<bool> {
+    let kind = if m.channel == "sms" {
+        "sms.unsubscribed"
+    } else {
+        "email.unsubscribed"
+    };
+    let e = event(
+        m,
+        kind,
+        format!("unsubscribe:{}", m.id),
+        now,
+        None,
+        serde_json::json!({ "source": source }),
+    );
+    let Some(_) = record(store, &e, now).await? else {
+        return Ok(false);
+    };
+    set_consent(store, m.customer_id, &m.channel, false, source, now).await?;
+    Ok(true)
+}
+
+/// Sets the current consent of a customer on a channel and appends it to the history.
+pub async fn set_consent(
+    store: &Store,
+    customer_id: i64,
+    channel: &str,
+    opted_in: bool,
+    source: &str,
+    now: i64,
+) -> Result<()> {
+    with_pool!(store, pool => {
+        let mut tx = pool.begin().await.map_err(Error::db("changing consent"))?;
+        sqlx::query(
+            "INSERT INTO consents (customer_id, channel, opted_in, source, changed_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (customer_id, channel) DO UPDATE SET opted_in = excluded.opted_in,
+               source = excluded.source, changed_at = excluded.changed_at")
+            .bind(customer_id).bind(channel).bind(opted_in).bind(source).bind(now)
+            .execute(&mut *tx).await.map_err(Error::db("changing consent"))?;
+        sqlx::query(
+            "INSERT INTO consent_history (customer_id, channel, opted_in, source, changed_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING")
+            .bind(customer_id).bind(channel).bind(opted_in).bind(source).bind(now)
+            .execute(&mut *tx).await.map_err(Error::db("recording consent history"))?;
+        tx.commit().await.map_err(Error::db("changing consent"))?;
+    });
+    Ok(())
+}
+
+/// A bounce notice from the mail system.
+#[derive(Debug, Clone)]
+pub struct Bounce {
+    /// The address that bounced.
+    pub address: String,
+    /// Our message id, when the notice carries it.
+    pub message_id: Option<i64>,
+    /// Hard (the address does not exist) or soft (mailbox full, server down).
+    pub hard: bool,
+    /// The RFC 3463 status (`5.1.1`).
+    pub status: Option<String>,
+    /// The diagnostic text.
+    pub diagnostic: Option<String>,
+    /// Unique per notice (the webhook id): the same notice twice records nothing new.
+    pub key: String,
+}
+
+/// What a bounce did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BounceEffect {
+    /// Seen before: nothing recorded.
+    Duplicate,
+    /// Recorded; the address stays usable.
+    Recorded,
+    /// Recorded and the address suppressed.
+    Suppressed,
+}
+
+/// Records a bounce; a hard bounce, or `soft_limit` soft bounces in a row (no delivery between),
+/// puts the address on the suppression list.
+pub async fn record_bounce(
+    store: &Store,
+    b: &Bounce,
+    soft_limit: i64,
+    now: i64,
+) -> Result<BounceEffect> {
+    let address = b.address.trim().to_ascii_lowercase();
+    let (customer_id, campaign) = match b.message_id {
+        Some(id) => match message_info(store, id).await? {
+            Some(m) => (Some(m.customer_id), Some(m.campaign)),
+            None => (None, None),
+        },
+        None => (None, None),
+    };
+    let customer_id = match customer_id {
+        Some(c) => Some(c),
+        None => with_pool!(store, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM customers WHERE LOWER(email) = $1 ORDER BY id LIMIT 1")
+            .bind(&address).fetch_optional(pool).await)
+        .map_err(Error::db("finding the bounced address"))?,
+    };
+    let e = NewEvent {
+        event_type: "email.bounced".into(),
+        occurred_at: now,
+        customer_id,
+        campaign,
+        message_id: b.message_id,
+        link: None,
+        idempotency_key: format!("bounce:{}", b.key),
+        payload: serde_json::json!({
+            "address": address, "hard": b.hard, "status": b.status, "diagnostic": b.diagnostic,
+        }),
+    };
+    if record(store, &e, now).await?.is_none() {
+        return Ok(BounceEffect::Duplicate);
+    }
+    let suppress = if b.hard {
+        true
+    } else {
+        // Soft bounces of this address since its last delivered message.
+        let soft: i64 = with_pool!(store, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events b WHERE b.event_type = 'email.bounced'
+               AND b.idempotency_key LIKE 'bounce:%' AND b.customer_id IS NOT DISTINCT FROM $1
+               AND b.occurred_at >= COALESCE((SELECT MAX(d.occurred_at) FROM events d
+                   WHERE d.event_type = 'message.delivered' AND d.customer_id IS NOT DISTINCT FROM $1), 0)")
+            .bind(customer_id).fetch_one(pool).await)
+        .map_err(Error::db("counting soft bounces"))?;
+        soft >= soft_limit
+    };
+    if suppress {
+        let reason = if b.hard {
+            format!("hard bounce {}", b.status.as_deref().unwrap_or(""))
+        } else {
+            format!("{soft_limit} soft bounces in a row")
+        };
+        crate::campaigns::suppress(store, "email", &address, reason.trim(), now).await?;
+        return Ok(BounceEffect::Suppressed);
+    }
+    Ok(BounceEffect::Recorded)
+}

@@ -1,0 +1,142 @@
+//! Inbound webhooks. Each source has its own Standard Webhooks secret (environment variable
+//! `JALIN_HOOK_SECRET_<SOURCE>`); a request is verified (signature, 5-minute timestamp
+//! tolerance) before anything is read from its body, and a replayed `webhook-id` records
+//! nothing new.
+
+use super::AppState;
+use super::problem::Problem;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use jalin_channels::webhook::standard::{Secret, verify};
+use jalin_engine::responses::{Bounce, BounceEffect, record_bounce};
+
+/// Seconds a webhook's timestamp may be off.
+const TOLERANCE: i64 = 300;
+
+/// Secrets per inbound source, from the environment.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HookSecrets {
+    pub(crate) bounce: Option<Vec<Secret>>,
+}
+
+impl HookSecrets {
+    pub(crate) fn from_env() -> Result<HookSecrets, String> {
+        let read = |name: &str| -> Result<Option<Vec<Secret>>, String> {
+            match std::env::var(name) {
+                Ok(text) => Secret::parse_list(&text)
+                    .map(Some)
+                    .map_err(|e| format!("{name}: {e}")),
+                Err(_) => Ok(None),
+            }
+        };
+        Ok(HookSecrets {
+            bounce: read("JALIN_HOOK_SECRET_BOUNCE")?,
+        })
+    }
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, Problem> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, format!("missing {name} header")))
+}
+
+/// Checks the Standard Webhooks headers; returns the webhook id.
+fn verified(
+    secrets: Option<&Vec<Secret>>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, Problem> {
+    let secrets = secrets.ok_or_else(|| {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "this endpoint has no secret configured; set its JALIN_HOOK_SECRET_… variable",
+        )
+    })?;
+    let id = header(headers, "webhook-id")?;
+    let timestamp = header(headers, "webhook-timestamp")?;
+    let signature = header(headers, "webhook-signature")?;
+    verify(
+        secrets,
+        id,
+        timestamp,
+        signature,
+        body,
+        chrono::Utc::now().timestamp(),
+        TOLERANCE,
+    )
+    .map_err(|e| Problem::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
+    Ok(id.to_owned())
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BounceBody {
+    /// The address that bounced.
+    email: String,
+    /// `hard` or `soft`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// Our message id (from the X-Jalin-Message header of the bounced mail), if known.
+    #[serde(default)]
+    message_id: Option<i64>,
+    /// The RFC 3463 status.
+    #[serde(default)]
+    status: Option<String>,
+    /// The diagnostic text.
+    #[serde(default)]
+    diagnostic: Option<String>,
+}
+
+/// `POST /hooks/email/bounce`: a JSON bounce notice.
+pub(crate) async fn bounce(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let id = verified(state.hooks.bounce.as_ref(), &headers, &body)?;
+    let notice: BounceBody = serde_json::from_slice(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("not a bounce notice: {e}"),
+        )
+    })?;
+    let hard = match notice.kind.as_str() {
+        "hard" => true,
+        "soft" => false,
+        other => {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("type must be hard or soft, not {other:?}"),
+            ));
+        }
+    };
+    if !notice.email.contains('@') {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "email is not an address",
+        ));
+    }
+    let b = Bounce {
+        address: notice.email,
+        message_id: notice.message_id,
+        hard,
+        status: notice.status,
+        diagnostic: notice.diagnostic,
+        key: id,
+    };
+    let effect = record_bounce(&state.store, &b, 3, chrono::Utc::now().timestamp())
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    if effect != BounceEffect::Duplicate {
+        state.metrics.count("jalin_bounces_total");
+    }
+    Ok((
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "effect": effect })),
+    )
+        .into_response())
+}

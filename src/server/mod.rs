@@ -1,0 +1,178 @@
+//! The HTTP server (`jalin serve`, also inside `jalin run`): tracking links, unsubscribe pages,
+//! inbound webhooks, health, metrics and the OpenAPI document. Handlers parse and answer; what
+//! a request means for the customer record is the engine's (`jalin_engine::responses`).
+
+mod hooks;
+mod problem;
+mod tracking;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jalin_channels::tracking::TrackingKeys;
+use jalin_engine::store::Store;
+use problem::Problem;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+pub(crate) use hooks::HookSecrets;
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics(Mutex<BTreeMap<&'static str, u64>>);
+
+impl Metrics {
+    pub(crate) fn count(&self, name: &'static str) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(name).or_default() += 1;
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Store,
+    pub(crate) keys: TrackingKeys,
+    pub(crate) hooks: HookSecrets,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+/// Every route: method, path, what it does. The router and `/openapi.json` both come from here.
+const ROUTES: &[(&str, &str, &str)] = &[
+    (
+        "get",
+        "/t/o/{token}",
+        "Open pixel: a 1×1 GIF; records email.opened",
+    ),
+    (
+        "get",
+        "/t/c/{token}",
+        "Tracked link: records email.clicked and redirects to the signed URL",
+    ),
+    (
+        "get",
+        "/u/{token}",
+        "Unsubscribe page in the customer's language",
+    ),
+    (
+        "post",
+        "/u/{token}",
+        "One-click unsubscribe (RFC 8058): withdraws consent for the channel",
+    ),
+    (
+        "post",
+        "/hooks/email/bounce",
+        "A JSON bounce notice, signed per Standard Webhooks",
+    ),
+    ("get", "/healthz", "Liveness and database check"),
+    ("get", "/metrics", "Prometheus metrics"),
+    ("get", "/openapi.json", "This document"),
+];
+
+fn openapi() -> serde_json::Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, summary) in ROUTES {
+        let mut op = serde_json::json!({ "summary": summary, "responses": {} });
+        let responses = match (*method, *path) {
+            ("get", "/t/o/{token}") => {
+                serde_json::json!({ "200": { "description": "image/gif" }, "404": { "description": "unknown or tampered token" } })
+            }
+            ("get", "/t/c/{token}") => {
+                serde_json::json!({ "302": { "description": "redirect to the signed URL" }, "404": { "description": "unknown or tampered token" } })
+            }
+            ("post", p) if p.starts_with("/hooks/") => serde_json::json!({
+                "200": { "description": "recorded (or a replay, recorded once)" },
+                "400": { "description": "malformed request" }, "401": { "description": "bad or missing signature, stale timestamp" },
+                "413": { "description": "body too large" }, "422": { "description": "not a valid notice" },
+            }),
+            _ => serde_json::json!({ "200": { "description": "OK" } }),
+        };
+        op["responses"] = responses;
+        if path.contains("{token}") {
+            op["parameters"] = serde_json::json!([{ "name": "token", "in": "path", "required": true, "schema": { "type": "string" } }]);
+        }
+        let entry = paths
+            .entry((*path).to_owned())
+            .or_insert_with(|| serde_json::json!({}));
+        entry[*method] = op;
+    }
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": { "title": "jalin tracking and webhooks", "version": env!("CARGO_PKG_VERSION") },
+        "paths": paths,
+    })
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<Response, Problem> {
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    Ok(axum::Json(serde_json::json!({ "status": "ok" })).into_response())
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut text = String::new();
+    if let Ok(m) = state.metrics.0.lock() {
+        for (name, value) in m.iter() {
+            text.push_str(&format!("# TYPE {name} counter\n{name} {value}\n"));
+        }
+    }
+    let mut r = text.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+async fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "no such endpoint (see /openapi.json)",
+    )
+}
+
+/// Maps a body rejection (too large, unreadable) to a problem.
+async fn bounce_hook(
+    state: State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, Problem> {
+    let body = body.map_err(|e| Problem::new(e.status(), e.body_text()))?;
+    hooks::bounce(state, headers, body).await
+}
+
+/// The application.
+pub(crate) fn router(state: AppState, body_limit: usize) -> Router {
+    Router::new()
+        .route("/t/o/{token}", get(tracking::open))
+        .route("/t/c/{token}", get(tracking::click))
+        .route(
+            "/u/{token}",
+            get(tracking::unsubscribe_page).post(tracking::unsubscribe_post),
+        )
+        .route("/hooks/email/bounce", post(bounce_hook))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { axum::Json(openapi()) }))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state, 64 * 1024))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
