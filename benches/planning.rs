@@ -76,8 +76,13 @@ async fn load(store: &Store, n: u64) {
 }
 
 async fn reset(store: &Store) {
-    for t in ["offer_codes", "outbox", "campaign_runs"] {
-        exec(store, &format!("DELETE FROM {t}")).await;
+    match store {
+        Store::Postgres(_) => exec(store, "TRUNCATE offer_codes, outbox, campaign_runs").await,
+        Store::Sqlite(_) => {
+            for t in ["offer_codes", "outbox", "campaign_runs"] {
+                exec(store, &format!("DELETE FROM {t}")).await;
+            }
+        }
     }
 }
 

@@ -30,6 +30,8 @@ pub(crate) struct CampaignsReport {
     pub(crate) sms: usize,
     /// Webhook lines.
     pub(crate) webhooks: usize,
+    /// Events recorded by the sample responses through the HTTP server, by type.
+    pub(crate) responses: BTreeMap<String, i64>,
 }
 
 fn jakarta() -> chrono::FixedOffset {
@@ -175,6 +177,22 @@ pub(crate) async fn run_campaigns(
             count(report.emails as u64),
             count(report.sms as u64),
             count(report.webhooks as u64)
+        );
+    }
+    let responses = super::demo_responses::respond(&rt, rt.delivery.urls.keys().clone()).await?;
+    report.responses = responses
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("email."))
+        .collect();
+    if !g.json {
+        let parts: Vec<String> = report
+            .responses
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        outln!(
+            "6. Responses through the real tracking server and a signed bounce webhook: {}",
+            parts.join(", ")
         );
     }
     rt.store.close().await;

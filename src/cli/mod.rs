@@ -5,6 +5,7 @@ mod campaigns;
 mod customer;
 mod demo;
 mod demo_campaigns;
+mod demo_responses;
 mod import;
 mod output;
 mod sample;

@@ -98,7 +98,22 @@ pub(crate) async fn bounce(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let id = verified(state.hooks.bounce.as_ref(), &headers, &body)?;
-    let notice: BounceBody = serde_json::from_slice(&body).map_err(|e| {
+    // Either the notice itself, or the Standard Webhooks envelope {type, timestamp, data}.
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    let value = match value {
+        serde_json::Value::Object(mut o)
+            if o.get("data").is_some_and(serde_json::Value::is_object) =>
+        {
+            o.remove("data").unwrap_or_default()
+        }
+        other => other,
+    };
+    let notice: BounceBody = serde_json::from_value(value).map_err(|e| {
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("not a bounce notice: {e}"),

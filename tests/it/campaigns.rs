@@ -1010,3 +1010,43 @@ async fn redis_queue_survives_a_burst_of_ten_thousand_jobs() {
         "every job exactly once"
     );
 }
+
+/// A campaign naming a segment or template that does not exist, or a variant its template does
+/// not have, is a validate error at the line of the reference.
+#[test]
+fn campaign_references_are_checked_at_their_line() {
+    let dir = Scratch::new();
+    let config = write_config(
+        &dir,
+        None,
+        "",
+        &[
+            (
+                "broken",
+                "segment = \"everybody\"\nchannels = [\"email\", \"webhook\"]\ntemplate = \"hello\"\nvariants = [{ name = \"a\", weight = 50 }, { name = \"c\", weight = 50 }]\n[schedule]\nmanual = true\n",
+            ),
+            (
+                "missing",
+                "segment = \"everyone\"\nchannels = [\"email\"]\ntemplate = \"helo\"\n[schedule]\nmanual = true\n",
+            ),
+        ],
+    );
+    let (_, errors) = Project::load(&config);
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let has = |file_line: &str, text: &str| {
+        shown
+            .iter()
+            .any(|e| e.contains(file_line) && e.contains(text))
+    };
+    assert!(
+        has("broken.toml:1:", "unknown segment \"everybody\""),
+        "{shown:#?}"
+    );
+    assert!(has("broken.toml:3:", "no Task part"), "{shown:#?}");
+    assert!(has("broken.toml:3:", "variant \"c\""), "{shown:#?}");
+    assert!(
+        has("missing.toml:3:", "unknown template \"helo\""),
+        "{shown:#?}"
+    );
+    assert_eq!(shown.len(), 4, "{shown:#?}");
+}

@@ -180,6 +180,18 @@ fn demo_runs_every_example_campaign_end_to_end() {
         "{eml}"
     );
     assert!(eml.contains("multipart/alternative"), "{eml}");
+    let r = &c["responses"];
+    for kind in [
+        "email.opened",
+        "email.clicked",
+        "email.unsubscribed",
+        "email.bounced",
+    ] {
+        assert!(
+            r[kind].as_i64().unwrap_or(0) > 0,
+            "no {kind} through the server: {r}"
+        );
+    }
     let tasks = std::fs::read_to_string(dir.path("demo/outbox/webhooks.jsonl")).expect("webhooks");
     assert!(
         tasks.contains("task.created") && tasks.contains("webhook-signature"),

@@ -23,8 +23,8 @@ pub use definition::{
 };
 pub use facts::{DeliveryFacts, TriggerFacts, delivery_facts, products_in, trigger_facts};
 pub use outbox::{
-    Claimed, Settle, claim, due_for_enqueue, mark_enqueued, outbox_summary, release_expired,
-    settle, suppress, unsettled,
+    Claimed, Settle, claim, due_for_enqueue, event_counts, mark_enqueued, outbox_summary,
+    release_expired, sent_messages, settle, suppress, unsettled,
 };
 pub use plan::{Audience, PlanOptions, PlanStats, PlannedMessage, plan_run};
 pub use runs::{RunInfo, RunStart, campaign_funnel, finish_run, list_runs, start_run};

@@ -222,3 +222,19 @@ pub async fn outbox_summary(store: &Store) -> Result<Vec<(String, String, i64)>>
          ORDER BY campaign, status").fetch_all(pool).await)
     .map_err(Error::db("summarising the outbox"))
 }
+
+/// Ids of sent messages on a channel, oldest first (at most `limit`).
+pub async fn sent_messages(store: &Store, channel: &str, limit: i64) -> Result<Vec<i64>> {
+    with_pool!(store, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM outbox WHERE status = 'sent' AND channel = $1 ORDER BY id LIMIT $2")
+        .bind(channel).bind(limit).fetch_all(pool).await)
+    .map_err(Error::db("listing sent messages"))
+}
+
+/// Events of each type recorded since `since` (Unix seconds, by recording time).
+pub async fn event_counts(store: &Store, since: i64) -> Result<Vec<(String, i64)>> {
+    with_pool!(store, pool => sqlx::query_as::<_, (String, i64)>(
+        "SELECT event_type, CAST(COUNT(*) AS BIGINT) FROM events WHERE recorded_at >= $1
+         GROUP BY event_type ORDER BY event_type").bind(since).fetch_all(pool).await)
+    .map_err(Error::db("counting events"))
+}

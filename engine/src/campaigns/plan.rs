@@ -139,9 +139,74 @@ macro_rules! in_list {
     }};
 }
 
-/// The facts of a page of customers, with one set-based query per kind of fact (a correlated
-/// subquery per customer costs PostgreSQL a third of a millisecond each).
+type FactsRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+    bool,
+    Option<bool>,
+    Option<bool>,
+    Option<bool>,
+    bool,
+    bool,
+    bool,
+    bool,
+    i64,
+);
+
+/// The facts of a page on SQLite: one query with a correlated subquery per fact, which an
+/// embedded database answers from its index pages without a round trip.
+async fn load_facts_sqlite(
+    pool: &sqlx::SqlitePool,
+    ids: &[i64],
+    cap_since: i64,
+) -> Result<Vec<Facts>> {
+    let rows: Vec<FactsRow> = {
+        let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT c.id, c.email, c.phone, c.time_zone, c.erased_at IS NOT NULL,
+              (SELECT k.opted_in FROM consents k WHERE k.customer_id = c.id AND k.channel = 'email'),
+              (SELECT k.opted_in FROM consents k WHERE k.customer_id = c.id AND k.channel = 'sms'),
+              (SELECT k.opted_in FROM consents k WHERE k.customer_id = c.id AND k.channel = 'webhook'),
+              EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'email' AND s.address = c.email),
+              EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'sms' AND s.address = c.phone),
+              EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'webhook' AND s.address = c.phone),
+              EXISTS (SELECT 1 FROM complaints p WHERE p.customer_id = c.id AND p.resolved_at IS NULL),
+              (SELECT CAST(COUNT(*) AS BIGINT) FROM outbox o WHERE o.customer_id = c.id
+                 AND o.kind = 'marketing' AND o.status IN ('queued', 'sending', 'sent') AND o.created_at >= ",
+        );
+        qb.push_bind(cap_since);
+        qb.push(") FROM customers c WHERE c.id IN (");
+        let mut list = qb.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        qb.push(")");
+        qb.build_query_as::<FactsRow>().fetch_all(pool).await
+    }
+    .map_err(Error::db("reading the audience's consent and contact history"))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Facts {
+            id: r.0,
+            email: r.1.filter(|e| !e.is_empty()),
+            phone: r.2.filter(|p| !p.is_empty()),
+            time_zone: r.3,
+            erased: r.4,
+            consent: [r.5, r.6, r.7],
+            suppressed: [r.8, r.9, r.10],
+            open_complaint: r.11,
+            recent_marketing: r.12,
+        })
+        .collect())
+}
+
+/// The facts of a page of customers. On PostgreSQL, one set-based query per kind of fact: a
+/// correlated subquery per customer costs it about a third of a millisecond each.
 async fn load_facts(store: &Store, ids: &[i64], cap_since: i64) -> Result<Vec<Facts>> {
+    if let Store::Sqlite(pool) = store {
+        return load_facts_sqlite(pool, ids, cap_since).await;
+    }
     let what = "reading the audience's consent and contact history";
     let customers: Vec<ContactRow> = with_pool!(store, pool, DB => {
         let mut qb = QueryBuilder::<DB>::new(
