@@ -94,9 +94,10 @@ pub(crate) async fn plan(g: &Global) -> anyhow::Result<ExitCode> {
             members,
         });
     }
+    let campaigns = campaign_plans(&project, &store, now).await?;
     store.close().await;
     if g.json {
-        print_json(&serde_json::json!({ "segments": plans }));
+        print_json(&serde_json::json!({ "segments": plans, "campaigns": campaigns }));
     } else {
         let mut t = table(&["segment", "members", "description"]);
         for p in &plans {
@@ -107,8 +108,92 @@ pub(crate) async fn plan(g: &Global) -> anyhow::Result<ExitCode> {
             ]);
         }
         outln!("Segments\n{t}");
+        let mut t = table(&["campaign", "sends", "held", "skipped", "next run (UTC)"]);
+        for c in &campaigns {
+            t.add_row(vec![
+                c.name.clone(),
+                c.stats.as_ref().map_or("-".into(), |s| count(s.queued)),
+                c.stats.as_ref().map_or("-".into(), |s| count(s.held_out)),
+                c.stats.as_ref().map_or("-".into(), |s| {
+                    count(s.unreachable + s.erased + s.paused_complaint + s.capped)
+                }),
+                c.next.clone(),
+            ]);
+        }
+        outln!(
+            "Campaigns: who a run now reaches after consent, suppression, complaints and caps\n{t}"
+        );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Serialize)]
+struct CampaignPlan {
+    name: String,
+    stats: Option<jalin_engine::campaigns::PlanStats>,
+    next: String,
+    next_runs: Vec<String>,
+}
+
+/// Every campaign's audience now (a dry run: nothing written) and when it runs next.
+async fn campaign_plans(
+    project: &Project,
+    store: &jalin_engine::store::Store,
+    now: i64,
+) -> anyhow::Result<Vec<CampaignPlan>> {
+    use jalin_engine::campaigns::{Audience, PlanOptions, Schedule, plan_run};
+    let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+    let options = PlanOptions {
+        dry_run: true,
+        frequency_cap: Some((
+            project.settings.marketing.cap_messages,
+            project.settings.marketing.cap_days,
+        )),
+        ..PlanOptions::default()
+    };
+    let mut out = Vec::new();
+    for c in project.campaigns.iter() {
+        let stats = if c.segment.is_some() {
+            let nothing = async |_: Vec<i64>| -> jalin_engine::Result<()> { Ok(()) };
+            Some(
+                plan_run(
+                    store,
+                    &project.segments,
+                    c,
+                    0,
+                    Audience::Segment,
+                    at,
+                    at,
+                    &options,
+                    nothing,
+                    &|_| {},
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let next_runs: Vec<String> = c
+            .schedule
+            .next_runs(at, 3)
+            .iter()
+            .map(|t| t.to_rfc3339())
+            .collect();
+        let next = match &c.schedule {
+            Schedule::Trigger { event, .. } => event.clone(),
+            Schedule::Manual => "jalin send".into(),
+            _ => next_runs
+                .first()
+                .map_or("never again".into(), |t| super::output::short_time(t)),
+        };
+        out.push(CampaignPlan {
+            name: c.name.clone(),
+            stats,
+            next,
+            next_runs,
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Subcommand)]

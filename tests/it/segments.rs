@@ -475,6 +475,45 @@ async fn validate_plan_and_preview_commands() {
     let plan: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
     let segments = plan["segments"].as_array().expect("segments");
     assert!(segments.iter().any(|s| s["name"] == "lapsed-distributors"));
+    // Every campaign, with its audience after consent etc. (a dry run) and its next runs.
+    let campaigns = plan["campaigns"].as_array().expect("campaigns");
+    let win_back = campaigns
+        .iter()
+        .find(|c| c["name"] == "win-back")
+        .expect("win-back");
+    let lapsed = segments
+        .iter()
+        .find(|s| s["name"] == "lapsed-distributors")
+        .expect("segment");
+    let stats = &win_back["stats"];
+    assert_eq!(stats["audience"], lapsed["members"], "{win_back}");
+    let accounted = [
+        "queued",
+        "held_out",
+        "unreachable",
+        "erased",
+        "paused_complaint",
+        "capped",
+    ]
+    .iter()
+    .map(|k| stats[*k].as_u64().unwrap_or(0))
+    .sum::<u64>();
+    assert_eq!(
+        Some(accounted),
+        stats["audience"].as_u64(),
+        "every member is accounted for"
+    );
+    assert_eq!(
+        win_back["next_runs"].as_array().map(Vec::len),
+        Some(3),
+        "weekly cron"
+    );
+    let order_status = campaigns
+        .iter()
+        .find(|c| c["name"] == "order-status")
+        .expect("order-status");
+    assert_eq!(order_status["next"], "order.status_changed");
+    assert_eq!(db.count("outbox").await, 0, "plan writes nothing");
     let (code, out, err) = run_jalin(
         &db.url,
         dir,

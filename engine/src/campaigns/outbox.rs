@@ -167,7 +167,9 @@ pub async fn mark_enqueued(store: &Store, ids: &[i64], now: i64) -> Result<()> {
     with_pool!(store, pool, DB => {
         let mut qb = QueryBuilder::<DB>::new("UPDATE outbox SET enqueued_at = ");
         qb.push_bind(now);
-        qb.push(" WHERE status = 'queued' AND id IN (");
+        // By id alone: with `status = 'queued'` PostgreSQL may walk the partial index of every
+        // queued row instead of the primary key, which makes planning quadratic.
+        qb.push(" WHERE id IN (");
         let mut list = qb.separated(", ");
         for id in ids {
             list.push_bind(*id);

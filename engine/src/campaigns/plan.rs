@@ -173,7 +173,7 @@ async fn load_facts_sqlite(
               EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'webhook' AND s.address = c.phone),
               EXISTS (SELECT 1 FROM complaints p WHERE p.customer_id = c.id AND p.resolved_at IS NULL),
               (SELECT CAST(COUNT(*) AS BIGINT) FROM outbox o WHERE o.customer_id = c.id
-                 AND o.kind = 'marketing' AND o.status IN ('queued', 'sending', 'sent') AND o.created_at >= ",
+                 AND o.kind = 'marketing' AND o.status NOT IN ('failed', 'held_out', 'cancelled') AND o.created_at >= ",
         );
         qb.push_bind(cap_since);
         qb.push(") FROM customers c WHERE c.id IN (");
@@ -244,13 +244,15 @@ async fn load_facts(store: &Store, ids: &[i64], cap_since: i64) -> Result<Vec<Fa
         qb.build_query_as().fetch_all(pool).await
     })
     .map_err(Error::db(what))?;
+    // Written as NOT IN the other statuses: `IN ('queued', 'sending', 'sent')` lets PostgreSQL
+    // AND in the status index, which reads every queued row of the outbox for each page.
     let recent: Vec<(i64, i64)> = if cap_since == i64::MAX {
         Vec::new()
     } else {
         with_pool!(store, pool, DB => {
             let mut qb = QueryBuilder::<DB>::new(
                 "SELECT customer_id, CAST(COUNT(*) AS BIGINT) FROM outbox WHERE kind = 'marketing'
-                   AND status IN ('queued', 'sending', 'sent') AND created_at >= ");
+                   AND status NOT IN ('failed', 'held_out', 'cancelled') AND created_at >= ");
             qb.push_bind(cap_since);
             qb.push(" AND customer_id IN (");
             in_list!(qb, ids);
