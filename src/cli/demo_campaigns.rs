@@ -36,8 +36,7 @@ pub(crate) struct CampaignsReport {
 
 fn jakarta() -> chrono::FixedOffset {
     // Western Indonesia Time has no daylight saving: UTC+7 all year.
-    chrono::FixedOffset::east_opt(7 * 3600)
-        .unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero offset"))
+    chrono::FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| chrono::Offset::fix(&Utc))
 }
 
 /// 10:00 in Jakarta today (or tomorrow when that has passed): outside everyone's quiet hours,
