@@ -24,12 +24,17 @@ pub struct MessageInfo {
     pub locale: String,
     /// The customer's name.
     pub name: String,
+    /// The customer's ERP id.
+    pub customer_ref: String,
+    /// The recipient's offer code, if the campaign gave one.
+    pub offer_code: Option<String>,
 }
 
 /// The message with this id, if it exists.
 pub async fn message_info(store: &Store, message_id: i64) -> Result<Option<MessageInfo>> {
     with_pool!(store, pool => sqlx::query_as::<_, MessageInfo>(
-        "SELECT o.id, o.campaign, o.channel, o.customer_id, o.address, c.locale, c.name
+        "SELECT o.id, o.campaign, o.channel, o.customer_id, o.address, c.locale, c.name,
+                c.external_ref AS customer_ref, o.offer_code
          FROM outbox o JOIN customers c ON c.id = o.customer_id WHERE o.id = $1")
         .bind(message_id).fetch_optional(pool).await)
     .map_err(Error::db("reading a message"))
@@ -229,4 +234,161 @@ pub async fn record_bounce(
         return Ok(BounceEffect::Suppressed);
     }
     Ok(BounceEffect::Recorded)
+}
+
+/// What the factory tells us about an order (`POST /hooks/orders`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderNotice {
+    /// `order.placed` or `order.status_changed`.
+    pub event: String,
+    /// The ERP's order number.
+    pub order: String,
+    /// The ERP's customer id (needed for a new order).
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// The new status (`confirmed` … `delivered`, `cancelled`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The order's value in minor units (needed for a new order).
+    #[serde(default)]
+    pub value: Option<i64>,
+    /// The offer code the customer used, if any.
+    #[serde(default)]
+    pub offer_code: Option<String>,
+}
+
+/// What an order notice did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OrderEffect {
+    /// The notice was new (not a replay).
+    pub recorded: bool,
+    /// The campaign (and variant) the order is attributed to.
+    pub attributed_to: Option<(String, String)>,
+    /// The offer code marked redeemed.
+    pub redeemed: Option<String>,
+    /// Loyalty points earned.
+    pub points: i64,
+}
+
+const STATUSES: &[&str] = &[
+    "quoted",
+    "confirmed",
+    "in_production",
+    "quality_check",
+    "shipped",
+    "delivered",
+    "cancelled",
+];
+
+/// Records an order notice and applies it: a placed order is stored, attributed to the
+/// customer's last campaign message inside that campaign's goal window (`goal_days`), its offer
+/// code marked redeemed and points earned (1 per Rp 10,000); a status change updates the order
+/// (and fires the order-status campaign through its trigger). `key` makes a replay a no-op.
+pub async fn record_order(
+    store: &Store,
+    n: &OrderNotice,
+    key: &str,
+    goal_days: &(dyn Fn(&str) -> Option<u32> + Sync),
+    now: i64,
+) -> Result<OrderEffect> {
+    let mut effect = OrderEffect::default();
+    let existing: Option<(i64, i64, i64)> = with_pool!(store, pool => sqlx::query_as(
+        "SELECT id, customer_id, value FROM orders WHERE external_ref = $1").bind(&n.order).fetch_optional(pool).await)
+    .map_err(Error::db("reading the order"))?;
+    let status = n.status.clone().unwrap_or_else(|| "confirmed".into());
+    if !STATUSES.contains(&status.as_str()) {
+        return Err(Error::Invalid(format!("unknown order status {status:?}")));
+    }
+    let (order_id, customer_id, value) = match (n.event.as_str(), existing) {
+        (_, Some(o)) => o,
+        ("order.placed", None) => {
+            let customer = n
+                .customer
+                .as_deref()
+                .ok_or_else(|| Error::Invalid("a new order needs customer".into()))?;
+            let value = n
+                .value
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| Error::Invalid("a new order needs a value of 0 or more".into()))?;
+            let customer_id = crate::customers::find_customer_id(store, customer).await?;
+            let id: i64 = with_pool!(store, pool => sqlx::query_scalar(
+                "INSERT INTO orders (external_ref, customer_id, status, placed_at, value, cost, offer_code) VALUES ($1, $2, $3, $4, $5, 0, $6)
+                 ON CONFLICT (external_ref) DO UPDATE SET external_ref = excluded.external_ref RETURNING id")
+                .bind(&n.order).bind(customer_id).bind(&status).bind(now).bind(value).bind(&n.offer_code)
+                .fetch_one(pool).await)
+            .map_err(Error::db("storing the order"))?;
+            (id, customer_id, value)
+        }
+        (_, None) => return Err(Error::NotFound(format!("no order {}", n.order))),
+    };
+    let e = NewEvent {
+        event_type: n.event.clone(),
+        occurred_at: now,
+        customer_id: Some(customer_id),
+        campaign: None,
+        message_id: None,
+        link: None,
+        idempotency_key: format!("hook:orders:{key}"),
+        payload: serde_json::json!({ "order": n.order, "status": status, "value": value, "offer_code": n.offer_code }),
+    };
+    if record(store, &e, now).await?.is_none() {
+        return Ok(effect);
+    }
+    effect.recorded = true;
+    if n.event == "order.status_changed" {
+        let column = format!("{status}_at");
+        // The column name comes from the fixed list above, never from the request.
+        let sql = format!("UPDATE orders SET status = $1, {column} = $2 WHERE id = $3");
+        with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&status).bind(now).bind(order_id)
+            .execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(Error::db("updating the order"))?;
+        return Ok(effect);
+    }
+    // Attribution: the latest message sent to the customer whose campaign's window still runs.
+    let touches: Vec<(i64, String, String, i64)> = with_pool!(store, pool => sqlx::query_as(
+        "SELECT id, campaign, variant, sent_at FROM outbox WHERE customer_id = $1 AND status = 'sent'
+           AND sent_at <= $2 ORDER BY sent_at DESC, id DESC LIMIT 50")
+        .bind(customer_id).bind(now).fetch_all(pool).await)
+    .map_err(Error::db("finding campaign touches"))?;
+    if let Some((message, campaign, variant, _)) = touches
+        .into_iter()
+        .find(|(_, c, _, sent)| goal_days(c).is_some_and(|d| *sent >= now - i64::from(d) * 86_400))
+    {
+        let a = NewEvent {
+            event_type: "conversion.attributed".into(),
+            occurred_at: now,
+            customer_id: Some(customer_id),
+            campaign: Some(campaign.clone()),
+            message_id: Some(message),
+            link: None,
+            idempotency_key: format!("conversion:{}", n.order),
+            payload: serde_json::json!({ "order": n.order, "variant": variant, "revenue": value }),
+        };
+        record(store, &a, now).await?;
+        effect.attributed_to = Some((campaign, variant));
+    }
+    if let Some(code) = &n.offer_code {
+        let redeemed = with_pool!(store, pool => sqlx::query(
+            "UPDATE offer_codes SET redeemed_at = $1, order_id = $2
+             WHERE code = $3 AND customer_id = $4 AND redeemed_at IS NULL AND valid_until >= $1")
+            .bind(now).bind(order_id).bind(code).bind(customer_id).execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(Error::db("redeeming the offer code"))?;
+        if redeemed == 1 {
+            effect.redeemed = Some(code.clone());
+        }
+    }
+    // 1 point per Rp 10,000 (value is in sen).
+    let points = value / 1_000_000;
+    if points > 0 {
+        with_pool!(store, pool => sqlx::query(
+            "INSERT INTO loyalty_ledger (customer_id, entry_kind, points, occurred_at, reason, order_id, campaign, idempotency_key)
+             VALUES ($1, 'earn', $2, $3, 'purchase', $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING")
+            .bind(customer_id).bind(points).bind(now).bind(order_id)
+            .bind(effect.attributed_to.as_ref().map(|a| a.0.clone())).bind(format!("earn:{}", n.order))
+            .execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(Error::db("earning points"))?;
+        effect.points = points;
+    }
+    Ok(effect)
 }

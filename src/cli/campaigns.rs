@@ -471,11 +471,19 @@ async fn start_server(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let (project, _) = Project::load(&g.config);
+    let goals = project
+        .campaigns
+        .iter()
+        .map(|c| (c.name.clone(), c.goal.within_days))
+        .collect();
     let state = crate::server::AppState {
         store,
         keys,
         hooks,
         metrics: Arc::default(),
+        goals: Arc::new(goals),
+        clock: Arc::new(SystemClock),
     };
     if !g.json {
         eprintln!(

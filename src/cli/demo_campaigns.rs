@@ -107,8 +107,9 @@ pub(crate) async fn run_campaigns(
         ..g.clone()
     };
     let at = demo_time(Utc::now());
-    let clock: SharedClock = Arc::new(FixedClock::new(at));
-    let rt = open_runtime(&demo, Some(&dir.join("outbox")), clock).await?;
+    let fixed = Arc::new(FixedClock::new(at));
+    let clock: SharedClock = fixed.clone();
+    let rt = open_runtime(&demo, Some(&dir.join("outbox")), clock.clone()).await?;
     init_trigger_cursor(&rt.store).await?;
     let mut report = CampaignsReport {
         clock: at.to_rfc3339(),
@@ -178,10 +179,16 @@ pub(crate) async fn run_campaigns(
             count(report.webhooks as u64)
         );
     }
-    let responses = super::demo_responses::respond(&rt, rt.delivery.urls.keys().clone()).await?;
+    // Customers answer in the hours after the send.
+    fixed.advance(Duration::hours(2));
+    let responses =
+        super::demo_responses::respond(&rt, rt.delivery.urls.keys().clone(), clock.clone()).await?;
     report.responses = responses
         .into_iter()
-        .filter(|(k, _)| k.starts_with("email."))
+        .filter(|(k, _)| {
+            k.starts_with("email.") || k.starts_with("conversion.") || k.starts_with("order.")
+        })
+        .filter(|(k, _)| k != "order.status_changed")
         .collect();
     if !g.json {
         let parts: Vec<String> = report
@@ -190,7 +197,7 @@ pub(crate) async fn run_campaigns(
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
         outln!(
-            "6. Responses through the real tracking server and a signed bounce webhook: {}",
+            "6. Responses through the real tracking server, a signed order webhook and a bounce: {}",
             parts.join(", ")
         );
     }

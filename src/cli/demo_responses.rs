@@ -15,8 +15,9 @@ use std::time::Duration;
 pub(crate) async fn respond(
     rt: &Runtime,
     keys: jalin_channels::tracking::TrackingKeys,
+    clock: jalin_engine::clock::SharedClock,
 ) -> anyhow::Result<BTreeMap<String, i64>> {
-    let started = chrono::Utc::now().timestamp();
+    let started = clock.now().timestamp();
     let secret = Secret::generate();
     let secrets = Secret::parse_list(&secret).map_err(|e| anyhow::anyhow!(e))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -26,8 +27,17 @@ pub(crate) async fn respond(
         keys: keys.clone(),
         hooks: crate::server::HookSecrets {
             bounce: Some(secrets.clone()),
+            orders: Some(secrets.clone()),
         },
         metrics: Arc::default(),
+        goals: Arc::new(
+            rt.project
+                .campaigns
+                .iter()
+                .map(|c| (c.name.clone(), c.goal.within_days))
+                .collect(),
+        ),
+        clock,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::server::serve(listener, state, async move {
@@ -57,6 +67,33 @@ pub(crate) async fn respond(
                 .await?
                 .error_for_status()?;
         }
+    }
+    // A customer who clicked orders with their code: the factory's system posts the order.
+    let orders = HttpWebhook::with_secrets(
+        &format!("{base}/hooks/orders"),
+        secrets.clone(),
+        Duration::from_secs(10),
+    )?;
+    for id in sent.iter().step_by(7).take(40) {
+        let Some(m) = jalin_engine::responses::message_info(&rt.store, *id).await? else {
+            continue;
+        };
+        let Some(code) = m.offer_code else { continue };
+        let notice = Webhook {
+            id: format!("msg_demo_order_{id}"),
+            event_type: "order.placed".into(),
+            timestamp: chrono::Utc::now().timestamp(),
+            data: serde_json::json!({
+                "event": "order.placed", "order": format!("SO-DEMO-{id}"), "customer": m.customer_ref,
+                "value": 1_250_000_000, "offer_code": code,
+            }),
+        };
+        let outcome = orders.send(&notice).await;
+        anyhow::ensure!(
+            outcome.is_delivered(),
+            "the orders hook refused the notice: {outcome:?}"
+        );
+        break;
     }
     // The mail system reports one hard bounce, signed per Standard Webhooks.
     if let Some(id) = sent.last() {

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jalin_channels::webhook::standard::{Secret, verify};
-use jalin_engine::responses::{Bounce, BounceEffect, record_bounce};
+use jalin_engine::responses::{Bounce, BounceEffect, OrderNotice, record_bounce, record_order};
 
 /// Seconds a webhook's timestamp may be off.
 const TOLERANCE: i64 = 300;
@@ -19,6 +19,7 @@ const TOLERANCE: i64 = 300;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HookSecrets {
     pub(crate) bounce: Option<Vec<Secret>>,
+    pub(crate) orders: Option<Vec<Secret>>,
 }
 
 impl HookSecrets {
@@ -33,6 +34,7 @@ impl HookSecrets {
         };
         Ok(HookSecrets {
             bounce: read("JALIN_HOOK_SECRET_BOUNCE")?,
+            orders: read("JALIN_HOOK_SECRET_ORDERS")?,
         })
     }
 }
@@ -143,7 +145,7 @@ pub(crate) async fn bounce(
         diagnostic: notice.diagnostic,
         key: id,
     };
-    let effect = record_bounce(&state.store, &b, 3, chrono::Utc::now().timestamp())
+    let effect = record_bounce(&state.store, &b, 3, state.clock.now().timestamp())
         .await
         .map_err(|e| Problem::internal(&e))?;
     if effect != BounceEffect::Duplicate {
@@ -154,4 +156,65 @@ pub(crate) async fn bounce(
         axum::Json(serde_json::json!({ "effect": effect })),
     )
         .into_response())
+}
+
+/// The notice itself, or the `data` of a Standard Webhooks envelope `{type, timestamp, data}`.
+fn payload(body: &[u8]) -> Result<serde_json::Value, Problem> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    Ok(match value {
+        serde_json::Value::Object(mut o)
+            if o.get("data").is_some_and(serde_json::Value::is_object) =>
+        {
+            o.remove("data").unwrap_or_default()
+        }
+        other => other,
+    })
+}
+
+/// `POST /hooks/orders`: an order placed or its status changed, from the factory's system.
+pub(crate) async fn orders(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let id = verified(state.hooks.orders.as_ref(), &headers, &body)?;
+    let notice: OrderNotice = serde_json::from_value(payload(&body)?).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("not an order notice: {e}"),
+        )
+    })?;
+    if !matches!(
+        notice.event.as_str(),
+        "order.placed" | "order.status_changed"
+    ) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "event must be order.placed or order.status_changed",
+        ));
+    }
+    let goals = state.goals.clone();
+    let effect = record_order(
+        &state.store,
+        &notice,
+        &id,
+        &|c| goals.get(c).copied(),
+        state.clock.now().timestamp(),
+    )
+    .await
+    .map_err(|e| match e {
+        jalin_engine::Error::Invalid(m) | jalin_engine::Error::NotFound(m) => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m)
+        }
+        other => Problem::internal(&other),
+    })?;
+    if effect.recorded {
+        state.metrics.count("jalin_order_notices_total");
+    }
+    Ok((StatusCode::OK, axum::Json(effect)).into_response())
 }

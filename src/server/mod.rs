@@ -39,6 +39,10 @@ pub(crate) struct AppState {
     pub(crate) keys: TrackingKeys,
     pub(crate) hooks: HookSecrets,
     pub(crate) metrics: Arc<Metrics>,
+    /// Each campaign's goal window in days, for attributing orders.
+    pub(crate) goals: Arc<std::collections::HashMap<String, u32>>,
+    /// The time events are recorded at.
+    pub(crate) clock: jalin_engine::clock::SharedClock,
 }
 
 /// Every route: method, path, what it does. The router and `/openapi.json` both come from here.
@@ -148,6 +152,15 @@ async fn bounce_hook(
     hooks::bounce(state, headers, body).await
 }
 
+async fn orders_hook(
+    state: State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, Problem> {
+    let body = body.map_err(|e| Problem::new(e.status(), e.body_text()))?;
+    hooks::orders(state, headers, body).await
+}
+
 /// The application.
 pub(crate) fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
@@ -158,6 +171,7 @@ pub(crate) fn router(state: AppState, body_limit: usize) -> Router {
             get(tracking::unsubscribe_page).post(tracking::unsubscribe_post),
         )
         .route("/hooks/email/bounce", post(bounce_hook))
+        .route("/hooks/orders", post(orders_hook))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi()) }))

@@ -35,16 +35,12 @@ async fn message(
     Ok((m, t.url))
 }
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 pub(crate) async fn open(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, Problem> {
     let (m, _) = message(&state, &token, Purpose::Open).await?;
-    if record_open(&state.store, &m, now())
+    if record_open(&state.store, &m, state.clock.now().timestamp())
         .await
         .map_err(|e| Problem::internal(&e))?
     {
@@ -70,7 +66,7 @@ pub(crate) async fn click(
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(Problem::not_found());
     }
-    if record_click(&state.store, &m, &url, now())
+    if record_click(&state.store, &m, &url, state.clock.now().timestamp())
         .await
         .map_err(|e| Problem::internal(&e))?
     {
@@ -145,7 +141,7 @@ pub(crate) async fn unsubscribe_post(
     Path(token): Path<String>,
 ) -> Result<Html<String>, Problem> {
     let (m, _) = message(&state, &token, Purpose::Unsubscribe).await?;
-    if unsubscribe(&state.store, &m, "one-click", now())
+    if unsubscribe(&state.store, &m, "one-click", state.clock.now().timestamp())
         .await
         .map_err(|e| Problem::internal(&e))?
     {

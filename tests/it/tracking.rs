@@ -24,8 +24,11 @@ async fn setup(db: &TestDb) -> (i64, i64) {
         "INSERT INTO campaign_runs (campaign, trigger_key, kind, scheduled_for, created_at, status) VALUES ('win-back', 'send:1', 'marketing', 0, 0, 'planned') RETURNING id")
         .fetch_one(pool).await).expect("run");
     let message: i64 = with_pool!(&db.store, pool => sqlx::query_scalar(
-        "INSERT INTO outbox (run_id, campaign, kind, customer_id, channel, variant, status, address, created_at) VALUES ($1, 'win-back', 'marketing', $2, 'email', 'a', 'sent', 'siti@example.co.id', 0) RETURNING id")
-        .bind(run).bind(customer).fetch_one(pool).await).expect("outbox");
+        "INSERT INTO outbox (run_id, campaign, kind, customer_id, channel, variant, status, address, offer_code, created_at, sent_at) VALUES ($1, 'win-back', 'marketing', $2, 'email', 'b', 'sent', 'siti@example.co.id', 'KJ-TEST1-CODE2', 0, $3) RETURNING id")
+        .bind(run).bind(customer).bind(chrono::Utc::now().timestamp() - 3600).fetch_one(pool).await).expect("outbox");
+    with_pool!(&db.store, pool => sqlx::query(
+        "INSERT INTO offer_codes (code, campaign, customer_id, outbox_id, percent, valid_until) VALUES ('KJ-TEST1-CODE2', 'win-back', $1, $2, 10, $3)")
+        .bind(customer).bind(message).bind(chrono::Utc::now().timestamp() + 86_400).execute(pool).await.map(|_| ())).expect("code");
     (customer, message)
 }
 
@@ -55,6 +58,11 @@ async fn server_records_responses_once(db: &TestDb) {
         "[tracking]\nbase_url = \"http://127.0.0.1\"\nsecret_env = \"JALIN_TEST_NO_SUCH_SECRET\"\nkey_file = \"{}\"\n",
         dir.path("tracking.key").display()
     ));
+    // The campaign's goal window is what attribution reads.
+    dir.write(
+        "config/campaigns/win-back.toml",
+        "segment = \"lapsed\"\nchannels = [\"email\"]\ntemplate = \"win-back\"\ngoal = { event = \"order.placed\", within_days = 30 }\n[schedule]\nmanual = true\n",
+    );
     let (customer, message) = setup(db).await;
     let settings = Settings::load(&dir.path("config")).expect("settings");
     let keys = wiring::tracking_keys(&settings).expect("keys");
@@ -70,6 +78,7 @@ async fn server_records_responses_once(db: &TestDb) {
             ])
             .env("JALIN_DATABASE_URL", &db.url)
             .env("JALIN_HOOK_SECRET_BOUNCE", SECRET)
+            .env("JALIN_HOOK_SECRET_ORDERS", SECRET)
             .current_dir(&dir.0)
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -225,6 +234,62 @@ async fn server_records_responses_once(db: &TestDb) {
             .await,
         1
     );
+
+    // An order placed with the code, an hour after the message: attributed to the campaign and
+    // variant, the code redeemed, points earned; the replay changes nothing.
+    let orders = format!("{base}/hooks/orders");
+    let order = r#"{"type": "order.placed", "timestamp": "2026-11-22T10:00:00Z", "data": {"event": "order.placed", "order": "SO-9", "customer": "C1", "value": 1250000000, "offer_code": "KJ-TEST1-CODE2"}}"#;
+    for round in 0..2 {
+        let mut req = http.post(&orders).body(order);
+        for (k, v) in signed("msg_order_9", now, order) {
+            req = req.header(k, v);
+        }
+        let r = req.send().await.expect("order");
+        assert_eq!(r.status(), 200);
+        let effect: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(effect["recorded"], round == 0, "{effect}");
+        if round == 0 {
+            assert_eq!(
+                effect["attributed_to"],
+                serde_json::json!(["win-back", "b"]),
+                "{effect}"
+            );
+            assert_eq!(effect["redeemed"], "KJ-TEST1-CODE2");
+            assert_eq!(
+                effect["points"], 1250,
+                "1 point per Rp 10,000 of Rp 12,500,000"
+            );
+        }
+    }
+    assert_eq!(events(db, "conversion.attributed").await, 1);
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(points) AS BIGINT) FROM loyalty_ledger")
+            .await,
+        1250
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM offer_codes WHERE redeemed_at IS NOT NULL")
+            .await,
+        1
+    );
+    let shipped = r#"{"event": "order.status_changed", "order": "SO-9", "status": "shipped"}"#;
+    let mut req = http.post(&orders).body(shipped);
+    for (k, v) in signed("msg_order_9_shipped", now, shipped) {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.send().await.expect("status").status(), 200);
+    assert_eq!(
+        db.text("SELECT status FROM orders WHERE external_ref = 'SO-9'")
+            .await
+            .as_deref(),
+        Some("shipped")
+    );
+    let unknown = r#"{"event": "order.status_changed", "order": "SO-404", "status": "shipped"}"#;
+    let mut req = http.post(&orders).body(unknown);
+    for (k, v) in signed("msg_order_404", now, unknown) {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.send().await.expect("unknown order").status(), 422);
 
     // Health, metrics, OpenAPI; unknown paths are problems too.
     assert_eq!(
