@@ -392,3 +392,98 @@ pub async fn record_order(
     }
     Ok(effect)
 }
+
+/// What the call center tells us (`POST /hooks/call-center`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallCenterNotice {
+    /// `complaint.opened`, `complaint.updated`, `complaint.resolved`, `call.outcome` or
+    /// `call.callback_requested`.
+    pub event: String,
+    /// The ERP's customer id.
+    pub customer: String,
+    /// The complaint's reference (complaint events).
+    #[serde(default)]
+    pub complaint: Option<String>,
+    /// What the complaint is about.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// low, medium, high or critical.
+    #[serde(default)]
+    pub severity: Option<String>,
+    /// A line about it.
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// The outcome of a call.
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+const CALL_CENTER_EVENTS: &[&str] = &[
+    "complaint.opened",
+    "complaint.updated",
+    "complaint.resolved",
+    "call.outcome",
+    "call.callback_requested",
+];
+
+/// Records a call-center notice and applies it: a complaint opened is stored (the customer is
+/// paused from marketing while it is open, and the acknowledgement campaign fires on the event);
+/// a complaint resolved is closed (the survey campaign fires). Returns whether it was new.
+pub async fn record_call_center(
+    store: &Store,
+    n: &CallCenterNotice,
+    key: &str,
+    now: i64,
+) -> Result<bool> {
+    if !CALL_CENTER_EVENTS.contains(&n.event.as_str()) {
+        return Err(Error::Invalid(format!(
+            "event must be one of {}",
+            CALL_CENTER_EVENTS.join(", ")
+        )));
+    }
+    let severity = n.severity.clone().unwrap_or_else(|| "medium".into());
+    if !["low", "medium", "high", "critical"].contains(&severity.as_str()) {
+        return Err(Error::Invalid(format!("unknown severity {severity:?}")));
+    }
+    let complaint = match (&n.complaint, n.event.starts_with("complaint.")) {
+        (Some(c), _) => Some(c.clone()),
+        (None, true) => return Err(Error::Invalid("a complaint event needs complaint".into())),
+        (None, false) => None,
+    };
+    let customer_id = crate::customers::find_customer_id(store, &n.customer).await?;
+    let e = NewEvent {
+        event_type: n.event.clone(),
+        occurred_at: now,
+        customer_id: Some(customer_id),
+        campaign: None,
+        message_id: None,
+        link: None,
+        idempotency_key: format!("hook:call-center:{key}"),
+        payload: serde_json::json!({
+            "complaint": complaint, "category": n.category, "severity": severity,
+            "summary": n.summary, "outcome": n.outcome,
+        }),
+    };
+    if record(store, &e, now).await?.is_none() {
+        return Ok(false);
+    }
+    match (n.event.as_str(), complaint) {
+        ("complaint.opened", Some(c)) => {
+            with_pool!(store, pool => sqlx::query(
+                "INSERT INTO complaints (external_ref, customer_id, category, severity, channel, opened_at, summary)
+                 VALUES ($1, $2, $3, $4, 'phone', $5, $6) ON CONFLICT (external_ref) DO NOTHING")
+                .bind(&c).bind(customer_id).bind(n.category.as_deref().unwrap_or("other")).bind(&severity)
+                .bind(now).bind(n.summary.as_deref().unwrap_or("")).execute(pool).await.map(|r| r.rows_affected()))
+            .map_err(Error::db("opening the complaint"))?;
+        }
+        ("complaint.resolved", Some(c)) => {
+            with_pool!(store, pool => sqlx::query(
+                "UPDATE complaints SET resolved_at = $1 WHERE external_ref = $2 AND customer_id = $3 AND resolved_at IS NULL")
+                .bind(now).bind(&c).bind(customer_id).execute(pool).await.map(|r| r.rows_affected()))
+            .map_err(Error::db("resolving the complaint"))?;
+        }
+        _ => {}
+    }
+    Ok(true)
+}

@@ -28,6 +28,7 @@ pub(crate) async fn respond(
         hooks: crate::server::HookSecrets {
             bounce: Some(secrets.clone()),
             orders: Some(secrets.clone()),
+            call_center: Some(secrets.clone()),
         },
         metrics: Arc::default(),
         goals: Arc::new(

@@ -10,7 +10,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jalin_channels::webhook::standard::{Secret, verify};
-use jalin_engine::responses::{Bounce, BounceEffect, OrderNotice, record_bounce, record_order};
+use jalin_engine::responses::{
+    Bounce, BounceEffect, CallCenterNotice, OrderNotice, record_bounce, record_call_center,
+    record_order,
+};
 
 /// Seconds a webhook's timestamp may be off.
 const TOLERANCE: i64 = 300;
@@ -20,6 +23,7 @@ const TOLERANCE: i64 = 300;
 pub(crate) struct HookSecrets {
     pub(crate) bounce: Option<Vec<Secret>>,
     pub(crate) orders: Option<Vec<Secret>>,
+    pub(crate) call_center: Option<Vec<Secret>>,
 }
 
 impl HookSecrets {
@@ -35,6 +39,7 @@ impl HookSecrets {
         Ok(HookSecrets {
             bounce: read("JALIN_HOOK_SECRET_BOUNCE")?,
             orders: read("JALIN_HOOK_SECRET_ORDERS")?,
+            call_center: read("JALIN_HOOK_SECRET_CALL_CENTER")?,
         })
     }
 }
@@ -217,4 +222,35 @@ pub(crate) async fn orders(
         state.metrics.count("jalin_order_notices_total");
     }
     Ok((StatusCode::OK, axum::Json(effect)).into_response())
+}
+
+/// `POST /hooks/call-center`: complaints opened, updated and resolved; call outcomes.
+pub(crate) async fn call_center(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let id = verified(state.hooks.call_center.as_ref(), &headers, &body)?;
+    let notice: CallCenterNotice = serde_json::from_value(payload(&body)?).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("not a call-center notice: {e}"),
+        )
+    })?;
+    let recorded = record_call_center(&state.store, &notice, &id, state.clock.now().timestamp())
+        .await
+        .map_err(|e| match e {
+            jalin_engine::Error::Invalid(m) | jalin_engine::Error::NotFound(m) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m)
+            }
+            other => Problem::internal(&other),
+        })?;
+    if recorded {
+        state.metrics.count("jalin_call_center_notices_total");
+    }
+    Ok((
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "recorded": recorded })),
+    )
+        .into_response())
 }

@@ -161,6 +161,15 @@ async fn orders_hook(
     hooks::orders(state, headers, body).await
 }
 
+async fn call_center_hook(
+    state: State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, Problem> {
+    let body = body.map_err(|e| Problem::new(e.status(), e.body_text()))?;
+    hooks::call_center(state, headers, body).await
+}
+
 /// The application.
 pub(crate) fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
@@ -172,6 +181,7 @@ pub(crate) fn router(state: AppState, body_limit: usize) -> Router {
         )
         .route("/hooks/email/bounce", post(bounce_hook))
         .route("/hooks/orders", post(orders_hook))
+        .route("/hooks/call-center", post(call_center_hook))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi()) }))

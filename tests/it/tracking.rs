@@ -79,6 +79,7 @@ async fn server_records_responses_once(db: &TestDb) {
             .env("JALIN_DATABASE_URL", &db.url)
             .env("JALIN_HOOK_SECRET_BOUNCE", SECRET)
             .env("JALIN_HOOK_SECRET_ORDERS", SECRET)
+            .env("JALIN_HOOK_SECRET_CALL_CENTER", SECRET)
             .current_dir(&dir.0)
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -290,6 +291,40 @@ async fn server_records_responses_once(db: &TestDb) {
         req = req.header(k, v);
     }
     assert_eq!(req.send().await.expect("unknown order").status(), 422);
+
+    // The call center: a complaint opened pauses marketing (an open complaint row), its replay
+    // records nothing, resolving closes it; a bad severity is refused.
+    let calls = format!("{base}/hooks/call-center");
+    let post = async |id: &str, body: &str| {
+        let mut req = http.post(&calls).body(body.to_owned());
+        for (k, v) in signed(id, now, body) {
+            req = req.header(k, v);
+        }
+        req.send().await.expect("call-center").status().as_u16()
+    };
+    let opened = r#"{"event": "complaint.opened", "customer": "C1", "complaint": "CMP-9", "category": "late_delivery", "severity": "high", "summary": "Sofa two weeks late"}"#;
+    assert_eq!(post("msg_call_1", opened).await, 200);
+    assert_eq!(post("msg_call_1", opened).await, 200);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM complaints WHERE resolved_at IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        events(db, "complaint.opened").await,
+        1,
+        "the replay recorded nothing"
+    );
+    let resolved = r#"{"event": "complaint.resolved", "customer": "C1", "complaint": "CMP-9"}"#;
+    assert_eq!(post("msg_call_2", resolved).await, 200);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM complaints WHERE resolved_at IS NULL")
+            .await,
+        0
+    );
+    let bad = r#"{"event": "complaint.opened", "customer": "C1", "complaint": "CMP-10", "severity": "apocalyptic"}"#;
+    assert_eq!(post("msg_call_3", bad).await, 422);
+    assert_eq!(db.count("complaints").await, 1);
 
     // Health, metrics, OpenAPI; unknown paths are problems too.
     assert_eq!(
