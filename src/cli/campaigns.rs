@@ -5,7 +5,7 @@ use super::output::{count, open_store, outln, print_json, progress, table};
 use anyhow::Context as _;
 use clap::Args;
 use jalin_engine::campaigns::{
-    Audience, PlanOptions, PlanStats, campaign_funnel, init_trigger_cursor,
+    Audience, PlanOptions, PlanStats, campaign_funnel, init_trigger_cursor, unsettled,
 };
 use jalin_engine::clock::{SharedClock, SystemClock};
 use jalin_engine::store::Store;
@@ -228,7 +228,10 @@ pub(crate) async fn deliver_run(
         let get = |s: &str| funnel.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
         let settled = get("sent") + get("failed");
         bar.set_position(u64::try_from(settled).unwrap_or(0));
-        if settled as u64 >= due {
+        // Done when nothing of the run is due and unsettled (a retry waiting for its time
+        // is left to `jalin worker` / `jalin run`).
+        let now = rt.planner.clock.now().timestamp();
+        if settled as u64 >= due || unsettled(&rt.store, Some(run_id), now).await? == 0 {
             break funnel;
         }
         if worker.is_finished() {

@@ -59,7 +59,7 @@ fn demo_time(now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Runs a worker in this process until no message is due and unsettled.
 async fn deliver_all(g: &Global, rt: &Runtime, now: i64) -> anyhow::Result<()> {
-    let total = unsettled(&rt.store, now).await?;
+    let total = unsettled(&rt.store, None, now).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(rt.queue.clone().work(
         worker_name("demo"),
@@ -73,7 +73,7 @@ async fn deliver_all(g: &Global, rt: &Runtime, now: i64) -> anyhow::Result<()> {
     let mut idle = 0;
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let left = unsettled(&rt.store, now).await?;
+        let left = unsettled(&rt.store, None, now).await?;
         bar.set_position(u64::try_from(total - left).unwrap_or(0));
         if left == 0 {
             break;

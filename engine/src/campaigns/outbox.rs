@@ -209,11 +209,11 @@ pub async fn suppress(
     Ok(())
 }
 
-/// Messages due and not settled at `now`: queued and due, or being sent.
-pub async fn unsettled(store: &Store, now: i64) -> Result<i64> {
+/// Messages due and not settled at `now`: queued and due, or being sent (of one run, or all).
+pub async fn unsettled(store: &Store, run: Option<i64>, now: i64) -> Result<i64> {
     with_pool!(store, pool => sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM outbox WHERE (status = 'queued' AND (not_before IS NULL OR not_before <= $1))
-           OR status = 'sending'").bind(now).fetch_one(pool).await)
+        "SELECT COUNT(*) FROM outbox WHERE ((status = 'queued' AND (not_before IS NULL OR not_before <= $1))
+           OR status = 'sending') AND ($2 IS NULL OR run_id = $2)").bind(now).bind(run).fetch_one(pool).await)
     .map_err(Error::db("counting unsettled messages"))
 }
 
