@@ -1050,3 +1050,68 @@ fn campaign_references_are_checked_at_their_line() {
     );
     assert_eq!(shown.len(), 4, "{shown:#?}");
 }
+
+/// `jalin send --deliver` delivers the run in-process and returns, leaving a message that
+/// waits for its retry to the workers instead of hanging on it.
+async fn send_and_deliver(db: &TestDb) {
+    let smtp = SmtpCapture::start();
+    let dir = Scratch::new();
+    let config = write_config(
+        &dir,
+        Some(smtp.port),
+        "[marketing]\nquiet_start = \"00:00\"\nquiet_end = \"00:00\"\n",
+        &[("win-back", WIN_BACK)],
+    );
+    add_people(
+        db,
+        &[
+            Person {
+                reference: "mail",
+                email: Some("ani@example.co.id"),
+                phone: None,
+                consent: &[("email", true)],
+                rep: true,
+                open_complaint: false,
+            },
+            Person {
+                reference: "later",
+                email: Some("later@example.co.id"),
+                phone: None,
+                consent: &[("email", true)],
+                rep: true,
+                open_complaint: false,
+            },
+        ],
+    )
+    .await;
+    let out = std::process::Command::new(jalin_bin())
+        .args([
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--json",
+            "send",
+            "win-back",
+            "--deliver",
+        ])
+        .env("JALIN_DATABASE_URL", &db.url)
+        .env(
+            "JALIN_QUEUE_URL",
+            format!("sqlite://{}", dir.path("queue.db").display()),
+        )
+        .current_dir(&dir.0)
+        .output()
+        .expect("send");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["outbox"]["sent"], 1, "{report}");
+    assert_eq!(
+        report["outbox"]["queued"], 1,
+        "the 451 waits for its retry: {report}"
+    );
+    assert_eq!(smtp.wait_for(1).len(), 1);
+}
+both_backends!(send_deliver_returns_with_retries_pending, send_and_deliver);
