@@ -105,21 +105,7 @@ pub(crate) async fn bounce(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let id = verified(state.hooks.bounce.as_ref(), &headers, &body)?;
-    // Either the notice itself, or the Standard Webhooks envelope {type, timestamp, data}.
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            format!("the body is not JSON: {e}"),
-        )
-    })?;
-    let value = match value {
-        serde_json::Value::Object(mut o)
-            if o.get("data").is_some_and(serde_json::Value::is_object) =>
-        {
-            o.remove("data").unwrap_or_default()
-        }
-        other => other,
-    };
+    let value = payload(&headers, &body)?;
     let notice: BounceBody = serde_json::from_value(value).map_err(|e| {
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -164,7 +150,21 @@ pub(crate) async fn bounce(
 }
 
 /// The notice itself, or the `data` of a Standard Webhooks envelope `{type, timestamp, data}`.
-fn payload(body: &[u8]) -> Result<serde_json::Value, Problem> {
+fn payload(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, Problem> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("send application/json, not {content_type:?}"),
+        ));
+    }
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -188,7 +188,7 @@ pub(crate) async fn orders(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let id = verified(state.hooks.orders.as_ref(), &headers, &body)?;
-    let notice: OrderNotice = serde_json::from_value(payload(&body)?).map_err(|e| {
+    let notice: OrderNotice = serde_json::from_value(payload(&headers, &body)?).map_err(|e| {
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("not an order notice: {e}"),
@@ -231,12 +231,13 @@ pub(crate) async fn call_center(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let id = verified(state.hooks.call_center.as_ref(), &headers, &body)?;
-    let notice: CallCenterNotice = serde_json::from_value(payload(&body)?).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("not a call-center notice: {e}"),
-        )
-    })?;
+    let notice: CallCenterNotice =
+        serde_json::from_value(payload(&headers, &body)?).map_err(|e| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("not a call-center notice: {e}"),
+            )
+        })?;
     let recorded = record_call_center(&state.store, &notice, &id, state.clock.now().timestamp())
         .await
         .map_err(|e| match e {

@@ -91,7 +91,8 @@ fn openapi() -> serde_json::Value {
             ("post", p) if p.starts_with("/hooks/") => serde_json::json!({
                 "200": { "description": "recorded (or a replay, recorded once)" },
                 "400": { "description": "malformed request" }, "401": { "description": "bad or missing signature, stale timestamp" },
-                "413": { "description": "body too large" }, "422": { "description": "not a valid notice" },
+                "413": { "description": "body too large" }, "415": { "description": "not application/json" },
+                "422": { "description": "not a valid notice" },
             }),
             _ => serde_json::json!({ "200": { "description": "OK" } }),
         };

@@ -215,6 +215,22 @@ async fn server_records_responses_once(db: &TestDb) {
         req = req.header(k, v);
     }
     assert_eq!(req.send().await.expect("bad").status(), 422);
+    let mut req = http.post(&hook).body(body.clone());
+    for (k, v) in signed("msg_form", now, &body) {
+        req = req.header(
+            k,
+            if k == "content-type" {
+                "application/x-www-form-urlencoded".to_owned()
+            } else {
+                v
+            },
+        );
+    }
+    assert_eq!(
+        req.send().await.expect("form").status(),
+        415,
+        "wrong content type"
+    );
     assert_eq!(events(db, "email.bounced").await, 0);
     assert_eq!(db.count("suppressions").await, 0);
 
