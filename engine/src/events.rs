@@ -55,6 +55,28 @@ pub struct NewEvent {
     pub payload: serde_json::Value,
 }
 
+impl NewEvent {
+    /// An event about a customer, not tied to a campaign message.
+    pub fn about(
+        event_type: &str,
+        customer_id: i64,
+        idempotency_key: String,
+        payload: serde_json::Value,
+        at: i64,
+    ) -> NewEvent {
+        NewEvent {
+            event_type: event_type.to_owned(),
+            occurred_at: at,
+            customer_id: Some(customer_id),
+            campaign: None,
+            message_id: None,
+            link: None,
+            idempotency_key,
+            payload,
+        }
+    }
+}
+
 /// Records an event unless one with the same idempotency key exists; returns its id when new.
 pub async fn record(
     store: &crate::store::Store,

@@ -322,16 +322,13 @@ pub async fn record_order(
         }
         (_, None) => return Err(Error::NotFound(format!("no order {}", n.order))),
     };
-    let e = NewEvent {
-        event_type: n.event.clone(),
-        occurred_at: now,
-        customer_id: Some(customer_id),
-        campaign: None,
-        message_id: None,
-        link: None,
-        idempotency_key: format!("hook:orders:{key}"),
-        payload: serde_json::json!({ "order": n.order, "status": status, "value": value, "offer_code": n.offer_code }),
-    };
+    let e = NewEvent::about(
+        &n.event,
+        customer_id,
+        format!("hook:orders:{key}"),
+        serde_json::json!({ "order": n.order, "status": status, "value": value, "offer_code": n.offer_code }),
+        now,
+    );
     if record(store, &e, now).await?.is_none() {
         return Ok(effect);
     }
@@ -356,14 +353,15 @@ pub async fn record_order(
         .find(|(_, c, _, sent)| goal_days(c).is_some_and(|d| *sent >= now - i64::from(d) * 86_400))
     {
         let a = NewEvent {
-            event_type: "conversion.attributed".into(),
-            occurred_at: now,
-            customer_id: Some(customer_id),
             campaign: Some(campaign.clone()),
             message_id: Some(message),
-            link: None,
-            idempotency_key: format!("conversion:{}", n.order),
-            payload: serde_json::json!({ "order": n.order, "variant": variant, "revenue": value }),
+            ..NewEvent::about(
+                "conversion.attributed",
+                customer_id,
+                format!("conversion:{}", n.order),
+                serde_json::json!({ "order": n.order, "variant": variant, "revenue": value }),
+                now,
+            )
         };
         record(store, &a, now).await?;
         effect.attributed_to = Some((campaign, variant));
@@ -452,19 +450,16 @@ pub async fn record_call_center(
         (None, false) => None,
     };
     let customer_id = crate::customers::find_customer_id(store, &n.customer).await?;
-    let e = NewEvent {
-        event_type: n.event.clone(),
-        occurred_at: now,
-        customer_id: Some(customer_id),
-        campaign: None,
-        message_id: None,
-        link: None,
-        idempotency_key: format!("hook:call-center:{key}"),
-        payload: serde_json::json!({
+    let e = NewEvent::about(
+        &n.event,
+        customer_id,
+        format!("hook:call-center:{key}"),
+        serde_json::json!({
             "complaint": complaint, "category": n.category, "severity": severity,
             "summary": n.summary, "outcome": n.outcome,
         }),
-    };
+        now,
+    );
     if record(store, &e, now).await?.is_none() {
         return Ok(false);
     }

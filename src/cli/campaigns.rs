@@ -400,8 +400,12 @@ pub(crate) async fn worker(g: &Global, args: &WorkerArgs) -> anyhow::Result<Exit
 /// `jalin scheduler`: fires due runs and keeps the queue fed until Ctrl-C.
 pub(crate) async fn scheduler(g: &Global) -> anyhow::Result<ExitCode> {
     let rt = open_runtime(g, None, Arc::new(SystemClock)).await?;
-    let settings = Settings::load(&g.config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    run_scheduler(&rt, settings.delivery.tick_seconds, shutdown_signal()).await?;
+    run_scheduler(
+        &rt,
+        rt.project.settings.delivery.tick_seconds,
+        shutdown_signal(),
+    )
+    .await?;
     rt.store.close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -464,30 +468,13 @@ pub(crate) struct ServeArgs {
 /// Binds the HTTP server and returns its task.
 async fn start_server(
     g: &Global,
-    store: Store,
+    state: crate::server::AppState,
     listen: &str,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
-    let settings = Settings::load(&g.config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let keys = wiring::tracking_keys(&settings).map_err(|e| anyhow::anyhow!(e))?;
-    let hooks = crate::server::HookSecrets::from_env().map_err(|e| anyhow::anyhow!(e))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let (project, _) = Project::load(&g.config);
-    let goals = project
-        .campaigns
-        .iter()
-        .map(|c| (c.name.clone(), c.goal.within_days))
-        .collect();
-    let state = crate::server::AppState {
-        store,
-        keys,
-        hooks,
-        metrics: Arc::default(),
-        goals: Arc::new(goals),
-        clock: Arc::new(SystemClock),
-    };
     if !g.json {
         eprintln!(
             "HTTP server on http://{}",
@@ -499,10 +486,24 @@ async fn start_server(
     Ok(tokio::spawn(crate::server::serve(listener, state, stop)))
 }
 
+fn hook_secrets() -> anyhow::Result<crate::server::HookSecrets> {
+    crate::server::HookSecrets::from_env().map_err(|e| anyhow::anyhow!(e))
+}
+
 /// `jalin serve`.
 pub(crate) async fn serve(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(&g.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let keys = wiring::tracking_keys(&settings).map_err(|e| anyhow::anyhow!(e))?;
+    let (project, _) = Project::load(&g.config);
     let store = open_store(g).await?;
-    let server = start_server(g, store.clone(), &args.listen, shutdown_signal()).await?;
+    let state = crate::server::AppState::new(
+        store.clone(),
+        keys,
+        hook_secrets()?,
+        &project.campaigns,
+        Arc::new(SystemClock),
+    );
+    let server = start_server(g, state, &args.listen, shutdown_signal()).await?;
     server.await??;
     store.close().await;
     Ok(ExitCode::SUCCESS)
@@ -511,7 +512,6 @@ pub(crate) async fn serve(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCo
 /// `jalin run`: the scheduler and a worker in one process.
 pub(crate) async fn run_all(g: &Global, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let rt = open_runtime(g, None, Arc::new(SystemClock)).await?;
-    let settings = Settings::load(&g.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut rx = stop_rx.clone();
     let worker = tokio::spawn(rt.queue.clone().work(
@@ -523,14 +523,26 @@ pub(crate) async fn run_all(g: &Global, args: &RunArgs) -> anyhow::Result<ExitCo
         },
     ));
     let mut rx = stop_rx.clone();
-    let server = start_server(g, rt.store.clone(), &args.listen, async move {
+    let state = crate::server::AppState::new(
+        rt.store.clone(),
+        rt.delivery.urls.keys().clone(),
+        hook_secrets()?,
+        &rt.project.campaigns,
+        Arc::new(SystemClock),
+    );
+    let server = start_server(g, state, &args.listen, async move {
         let _ = rx.wait_for(|s| *s).await;
     })
     .await?;
     if !g.json {
         eprintln!("scheduler, worker and HTTP server running (Ctrl-C stops)");
     }
-    run_scheduler(&rt, settings.delivery.tick_seconds, shutdown_signal()).await?;
+    run_scheduler(
+        &rt,
+        rt.project.settings.delivery.tick_seconds,
+        shutdown_signal(),
+    )
+    .await?;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(30), worker).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;

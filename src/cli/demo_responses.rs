@@ -8,7 +8,6 @@ use jalin_channels::webhook::standard::Secret;
 use jalin_channels::webhook::{HttpWebhook, Webhook};
 use jalin_engine::campaigns::{event_counts, sent_messages};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Sends sample responses to the sent emails and returns the events they recorded, by type.
@@ -22,24 +21,18 @@ pub(crate) async fn respond(
     let secrets = Secret::parse_list(&secret).map_err(|e| anyhow::anyhow!(e))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let state = crate::server::AppState {
-        store: rt.store.clone(),
-        keys: keys.clone(),
-        hooks: crate::server::HookSecrets {
-            bounce: Some(secrets.clone()),
-            orders: Some(secrets.clone()),
-            call_center: Some(secrets.clone()),
-        },
-        metrics: Arc::default(),
-        goals: Arc::new(
-            rt.project
-                .campaigns
-                .iter()
-                .map(|c| (c.name.clone(), c.goal.within_days))
-                .collect(),
-        ),
-        clock,
+    let hooks = crate::server::HookSecrets {
+        bounce: Some(secrets.clone()),
+        orders: Some(secrets.clone()),
+        call_center: Some(secrets.clone()),
     };
+    let state = crate::server::AppState::new(
+        rt.store.clone(),
+        keys.clone(),
+        hooks,
+        &rt.project.campaigns,
+        clock,
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::server::serve(listener, state, async move {
         let _ = stopped.await;

@@ -102,16 +102,14 @@ struct BounceBody {
 pub(crate) async fn bounce(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, Problem> {
-    let id = verified(state.hooks.bounce.as_ref(), &headers, &body)?;
-    let value = payload(&headers, &body)?;
-    let notice: BounceBody = serde_json::from_value(value).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("not a bounce notice: {e}"),
-        )
-    })?;
+    let (id, notice): (String, BounceBody) = read(
+        state.hooks.bounce.as_ref(),
+        &headers,
+        body,
+        "a bounce notice",
+    )?;
     let hard = match notice.kind.as_str() {
         "hard" => true,
         "soft" => false,
@@ -147,6 +145,24 @@ pub(crate) async fn bounce(
         axum::Json(serde_json::json!({ "effect": effect })),
     )
         .into_response())
+}
+
+/// A hook's body, or why it could not be read (too large: 413).
+type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+/// Reads a signed notice: the body within the size limit, the signature (before anything in the
+/// body is looked at), JSON, then the notice's own shape (`what` names it in the 422).
+fn read<T: serde::de::DeserializeOwned>(
+    secrets: Option<&Vec<Secret>>,
+    headers: &HeaderMap,
+    body: Body,
+    what: &str,
+) -> Result<(String, T), Problem> {
+    let body = body.map_err(|e| Problem::new(e.status(), e.body_text()))?;
+    let id = verified(secrets, headers, &body)?;
+    let notice = serde_json::from_value(payload(headers, &body)?)
+        .map_err(|e| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, format!("not {what}: {e}")))?;
+    Ok((id, notice))
 }
 
 /// The notice itself, or the `data` of a Standard Webhooks envelope `{type, timestamp, data}`.
@@ -185,15 +201,14 @@ fn payload(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, Proble
 pub(crate) async fn orders(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, Problem> {
-    let id = verified(state.hooks.orders.as_ref(), &headers, &body)?;
-    let notice: OrderNotice = serde_json::from_value(payload(&headers, &body)?).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("not an order notice: {e}"),
-        )
-    })?;
+    let (id, notice): (String, OrderNotice) = read(
+        state.hooks.orders.as_ref(),
+        &headers,
+        body,
+        "an order notice",
+    )?;
     if !matches!(
         notice.event.as_str(),
         "order.placed" | "order.status_changed"
@@ -212,12 +227,7 @@ pub(crate) async fn orders(
         state.clock.now().timestamp(),
     )
     .await
-    .map_err(|e| match e {
-        jalin_engine::Error::Invalid(m) | jalin_engine::Error::NotFound(m) => {
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m)
-        }
-        other => Problem::internal(&other),
-    })?;
+    .map_err(Problem::from_engine)?;
     if effect.recorded {
         state.metrics.count("jalin_order_notices_total");
     }
@@ -228,24 +238,17 @@ pub(crate) async fn orders(
 pub(crate) async fn call_center(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, Problem> {
-    let id = verified(state.hooks.call_center.as_ref(), &headers, &body)?;
-    let notice: CallCenterNotice =
-        serde_json::from_value(payload(&headers, &body)?).map_err(|e| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("not a call-center notice: {e}"),
-            )
-        })?;
+    let (id, notice): (String, CallCenterNotice) = read(
+        state.hooks.call_center.as_ref(),
+        &headers,
+        body,
+        "a call-center notice",
+    )?;
     let recorded = record_call_center(&state.store, &notice, &id, state.clock.now().timestamp())
         .await
-        .map_err(|e| match e {
-            jalin_engine::Error::Invalid(m) | jalin_engine::Error::NotFound(m) => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m)
-            }
-            other => Problem::internal(&other),
-        })?;
+        .map_err(Problem::from_engine)?;
     if recorded {
         state.metrics.count("jalin_call_center_notices_total");
     }

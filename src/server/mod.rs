@@ -7,7 +7,6 @@ mod problem;
 mod tracking;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -43,6 +42,27 @@ pub(crate) struct AppState {
     pub(crate) goals: Arc<std::collections::HashMap<String, u32>>,
     /// The time events are recorded at.
     pub(crate) clock: jalin_engine::clock::SharedClock,
+}
+
+impl AppState {
+    /// The state for a server on `store`, verifying links with `keys` and attributing orders to
+    /// `campaigns`.
+    pub(crate) fn new(
+        store: Store,
+        keys: TrackingKeys,
+        hooks: HookSecrets,
+        campaigns: &jalin_engine::campaigns::CampaignSet,
+        clock: jalin_engine::clock::SharedClock,
+    ) -> AppState {
+        AppState {
+            store,
+            keys,
+            hooks,
+            metrics: Arc::default(),
+            goals: Arc::new(campaigns.goal_days()),
+            clock,
+        }
+    }
 }
 
 /// Every route: method, path, what it does. The router and `/openapi.json` both come from here.
@@ -143,34 +163,6 @@ async fn not_found() -> Problem {
     )
 }
 
-/// Maps a body rejection (too large, unreadable) to a problem.
-async fn bounce_hook(
-    state: State<AppState>,
-    headers: axum::http::HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, Problem> {
-    let body = body.map_err(|e| Problem::new(e.status(), e.body_text()))?;
-    hooks::bounce(state, headers, body).await
-}
-
-async fn orders_hook(
-    state: State<AppState>,
-    headers: axum::http::HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, Problem> {
-    let body = body.map_err(|e| Problem::new(e.status(), e.body_text()))?;
-    hooks::orders(state, headers, body).await
-}
-
-async fn call_center_hook(
-    state: State<AppState>,
-    headers: axum::http::HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, Problem> {
-    let body = body.map_err(|e| Problem::new(e.status(), e.body_text()))?;
-    hooks::call_center(state, headers, body).await
-}
-
 /// The application.
 pub(crate) fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
@@ -180,9 +172,9 @@ pub(crate) fn router(state: AppState, body_limit: usize) -> Router {
             "/u/{token}",
             get(tracking::unsubscribe_page).post(tracking::unsubscribe_post),
         )
-        .route("/hooks/email/bounce", post(bounce_hook))
-        .route("/hooks/orders", post(orders_hook))
-        .route("/hooks/call-center", post(call_center_hook))
+        .route("/hooks/email/bounce", post(hooks::bounce))
+        .route("/hooks/orders", post(hooks::orders))
+        .route("/hooks/call-center", post(hooks::call_center))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi()) }))

@@ -22,6 +22,17 @@ impl Problem {
         Problem::new(StatusCode::NOT_FOUND, "no such link")
     }
 
+    /// A rejected notice (unknown customer or order, a value out of range) is 422; anything
+    /// else is the server's failure.
+    pub(crate) fn from_engine(e: jalin_engine::Error) -> Self {
+        match e {
+            jalin_engine::Error::Invalid(m) | jalin_engine::Error::NotFound(m) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m)
+            }
+            other => Problem::internal(&other),
+        }
+    }
+
     pub(crate) fn internal(e: &impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "request failed");
         Problem::new(

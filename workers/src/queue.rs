@@ -87,24 +87,13 @@ impl Queue {
             reason,
         };
         if url.starts_with("sqlite:") {
-            use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-            use std::str::FromStr;
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(|e| fail(e.to_string()))?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(30));
-            let path = options.get_filename().to_path_buf();
-            if let Some(dir) = path.parent()
-                && !dir.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-            }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(options)
-                .await
-                .map_err(|e| fail(e.to_string()))?;
+            // The same embedded-database setup as the customer database (folder created, WAL,
+            // busy timeout), in a file of its own.
+            let pool = match jalin_engine::store::Store::connect_with(url, Some(4)).await {
+                Ok(jalin_engine::store::Store::Sqlite(pool)) => pool,
+                Ok(_) => return Err(QueueError::Url(shown)),
+                Err(e) => return Err(fail(e.to_string())),
+            };
             // apalis's own tables and migration history live in this file, never in ours.
             SqliteStorage::setup(&pool)
                 .await
@@ -136,35 +125,16 @@ impl Queue {
 
     /// Pushes one job.
     pub async fn push(&self, batch: DeliverBatch) -> Result<(), QueueError> {
-        match self {
-            Queue::Sqlite(s) => s
-                .clone()
-                .push(batch)
-                .await
-                .map_err(|e| QueueError::Push(e.to_string())),
-            Queue::Redis(s, conn, config) => {
-                s.clone()
-                    .push(batch)
-                    .await
-                    .map_err(|e| QueueError::Push(e.to_string()))?;
-                promote(conn.clone(), config).await
-            }
-        }
+        self.push_many(vec![batch]).await
     }
 
     /// Pushes many jobs in one round trip.
     pub async fn push_many(&self, batches: Vec<DeliverBatch>) -> Result<(), QueueError> {
+        let failed = |e: &dyn std::fmt::Display| QueueError::Push(e.to_string());
         match self {
-            Queue::Sqlite(s) => s
-                .clone()
-                .push_bulk(batches)
-                .await
-                .map_err(|e| QueueError::Push(e.to_string())),
+            Queue::Sqlite(s) => s.clone().push_bulk(batches).await.map_err(|e| failed(&e)),
             Queue::Redis(s, conn, config) => {
-                s.clone()
-                    .push_bulk(batches)
-                    .await
-                    .map_err(|e| QueueError::Push(e.to_string()))?;
+                s.clone().push_bulk(batches).await.map_err(|e| failed(&e))?;
                 promote(conn.clone(), config).await
             }
         }

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Currency, Money};
-use crate::store::Store;
+use crate::store::{Store, in_list};
 use crate::with_pool;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, QueryBuilder};
@@ -44,16 +44,6 @@ fn money(minor: i64, currency: &str) -> Value {
         currency.parse::<Currency>().unwrap_or_default(),
     ))
     .unwrap_or(Value::Null)
-}
-
-macro_rules! in_list {
-    ($qb:expr, $ids:expr) => {{
-        let mut list = $qb.separated(", ");
-        for id in $ids {
-            list.push_bind(id.clone());
-        }
-        $qb.push(")");
-    }};
 }
 
 type CustomerRow = (

@@ -31,8 +31,8 @@ pub use runs::{RunInfo, RunStart, campaign_funnel, finish_run, list_runs, start_
 pub use schedule::Schedule;
 pub use triggers::{TriggerFire, init_trigger_cursor, read_cursor, scan_triggers, write_cursor};
 
-use crate::config::{ConfigError, SourceFile};
-use crate::segments::{SegmentSet, valid_name};
+use crate::config::ConfigError;
+use crate::segments::SegmentSet;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -58,6 +58,13 @@ impl CampaignSet {
     /// All campaigns, by name.
     pub fn iter(&self) -> impl Iterator<Item = &Campaign> {
         self.campaigns.values()
+    }
+
+    /// Each campaign's goal window in days (for attributing orders).
+    pub fn goal_days(&self) -> std::collections::HashMap<String, u32> {
+        self.iter()
+            .map(|c| (c.name.clone(), c.goal.within_days))
+            .collect()
     }
 
     /// How many.
@@ -94,44 +101,9 @@ pub fn load_campaigns(
     shown: &str,
     defaults: &CampaignDefaults,
 ) -> (CampaignSet, Vec<ConfigError>) {
-    let mut errors = Vec::new();
+    let (files, mut errors) = crate::config::read_toml_dir(dir, shown, "campaign");
     let mut list = Vec::new();
-    let mut entries: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
-        Err(_) => return (CampaignSet::default(), errors),
-    };
-    entries.sort();
-    for path in entries {
-        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-            continue;
-        }
-        let file_name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let shown_file = format!("{shown}/{file_name}");
-        let name = path
-            .file_stem()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        if !valid_name(&name) {
-            errors.push(ConfigError {
-                file: shown_file,
-                line: 1,
-                column: 1,
-                path: String::new(),
-                message: "campaign file names must be lower-case letters, digits, - or _".into(),
-            });
-            continue;
-        }
-        let src = match SourceFile::read(&path, shown_file) {
-            Ok(s) => s,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
+    for (name, src) in files {
         match parse_campaign(&src, &name, defaults) {
             Ok(c) => list.push(c),
             Err(mut es) => errors.append(&mut es),

@@ -2,7 +2,7 @@
 //! and finding rows that are due but not (or no longer) in the queue.
 
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, in_list};
 use crate::with_pool;
 use sqlx::QueryBuilder;
 
@@ -45,11 +45,8 @@ pub async fn claim(
         let mut qb = QueryBuilder::<DB>::new("UPDATE outbox SET status = 'sending', claimed_at = ");
         qb.push_bind(now);
         qb.push(", attempts = attempts + 1 WHERE id IN (");
-        let mut list = qb.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
-        }
-        qb.push(") AND ((status = 'queued' AND (not_before IS NULL OR not_before <= ");
+        in_list!(qb, ids);
+        qb.push(" AND ((status = 'queued' AND (not_before IS NULL OR not_before <= ");
         qb.push_bind(now);
         qb.push(")) OR (status = 'sending' AND claimed_at < ");
         qb.push_bind(now - lease_seconds);
@@ -170,11 +167,7 @@ pub async fn mark_enqueued(store: &Store, ids: &[i64], now: i64) -> Result<()> {
         // By id alone: with `status = 'queued'` PostgreSQL may walk the partial index of every
         // queued row instead of the primary key, which makes planning quadratic.
         qb.push(" WHERE id IN (");
-        let mut list = qb.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
-        }
-        qb.push(")");
+        in_list!(qb, ids);
         qb.build().execute(pool).await.map(|r| r.rows_affected())
     })
     .map_err(Error::db("marking outbox rows queued"))?;

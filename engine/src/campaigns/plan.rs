@@ -9,8 +9,8 @@ use super::outbox::{due_for_enqueue, mark_enqueued};
 use crate::error::{Error, Result};
 use crate::model::Channel;
 use crate::segments::{SegmentSet, members};
-use crate::store::Store;
 use crate::store::columns::{Columns, Tail, insert};
+use crate::store::{Store, in_list};
 use crate::with_pool;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -129,16 +129,6 @@ fn slot(c: Channel) -> usize {
 /// id, email, phone, time zone, erased.
 type ContactRow = (i64, Option<String>, Option<String>, String, bool);
 
-macro_rules! in_list {
-    ($qb:expr, $values:expr) => {{
-        let mut list = $qb.separated(", ");
-        for v in $values {
-            list.push_bind(v.clone());
-        }
-        $qb.push(")");
-    }};
-}
-
 type FactsRow = (
     i64,
     Option<String>,
@@ -177,11 +167,7 @@ async fn load_facts_sqlite(
         );
         qb.push_bind(cap_since);
         qb.push(") FROM customers c WHERE c.id IN (");
-        let mut list = qb.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
-        }
-        qb.push(")");
+        in_list!(qb, ids);
         qb.build_query_as::<FactsRow>().fetch_all(pool).await
     }
     .map_err(Error::db("reading the audience's consent and contact history"))?;

@@ -23,16 +23,7 @@ pub async fn live_events(store: &Store, at: i64) -> Result<BTreeMap<String, u64>
                          key: String,
                          payload: serde_json::Value|
            -> Result<()> {
-        let e = NewEvent {
-            event_type: event_type.into(),
-            occurred_at: at,
-            customer_id: Some(customer),
-            campaign: None,
-            message_id: None,
-            link: None,
-            idempotency_key: format!("demo:{key}"),
-            payload,
-        };
+        let e = NewEvent::about(event_type, customer, format!("demo:{key}"), payload, at);
         if record(store, &e, at).await?.is_some() {
             *counts.entry(event_type.to_owned()).or_insert(0) += 1;
         }

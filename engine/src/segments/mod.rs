@@ -33,6 +33,7 @@ pub use rule::{
 };
 pub use run::{PreviewRow, count_members, members, preview};
 
+pub use crate::config::valid_name;
 use crate::config::{ConfigError, Node, SourceFile};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -189,58 +190,13 @@ pub fn parse_segment(src: &SourceFile, name: &str) -> Result<Segment, Vec<Config
     }
 }
 
-/// Whether a segment, campaign or template name is acceptable: lower-case words joined by `-`
-/// or `_`.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
 /// Loads `DIR/*.toml`, naming files relative to `shown` in messages. Returns the segments that
 /// are valid and every problem found.
 pub fn load_segments(dir: &Path, shown: &str) -> (SegmentSet, Vec<ConfigError>) {
-    let mut errors = Vec::new();
+    let (files, mut errors) = crate::config::read_toml_dir(dir, shown, "segment");
     let mut segments = Vec::new();
     let mut broken = Vec::new();
-    let mut entries: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
-        Err(_) => return (SegmentSet::default(), errors),
-    };
-    entries.sort();
-    for path in entries {
-        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-            continue;
-        }
-        let file_name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let shown_file = format!("{shown}/{file_name}");
-        let name = path
-            .file_stem()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        if !valid_name(&name) {
-            errors.push(ConfigError {
-                file: shown_file,
-                line: 1,
-                column: 1,
-                path: String::new(),
-                message: "segment file names must be lower-case letters, digits, - or _ (the name is used in campaigns)".into(),
-            });
-            continue;
-        }
-        let src = match SourceFile::read(&path, shown_file) {
-            Ok(s) => s,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
+    for (name, src) in files {
         match parse_segment(&src, &name) {
             Ok(s) => segments.push(s),
             Err(mut es) => {

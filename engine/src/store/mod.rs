@@ -69,6 +69,19 @@ macro_rules! with_pool {
     };
 }
 
+/// Pushes `v1, v2, …)` onto a `QueryBuilder` — one bound parameter per value, then the closing
+/// parenthesis of an `IN (` the caller wrote. Works for either database's builder.
+macro_rules! in_list {
+    ($qb:expr, $values:expr) => {{
+        let mut list = $qb.separated(", ");
+        for v in $values {
+            list.push_bind(v.clone());
+        }
+        $qb.push(")");
+    }};
+}
+pub(crate) use in_list;
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
