@@ -53,48 +53,31 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 impl Schedule {
     /// The fire times in `(after, up_to]`, oldest first (cron and once; empty otherwise).
     pub fn due_between(&self, after: DateTime<Utc>, up_to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
-        match self {
-            Schedule::Once { at } => {
-                if *at > after && *at <= up_to {
-                    vec![*at]
-                } else {
-                    Vec::new()
-                }
-            }
-            Schedule::Cron {
-                schedule,
-                time_zone,
-                ..
-            } => schedule
-                .after(&after.with_timezone(time_zone))
-                .take_while(|t| t.with_timezone(&Utc) <= up_to)
-                .take(1000)
-                .map(|t| t.with_timezone(&Utc))
-                .collect(),
-            _ => Vec::new(),
-        }
+        self.times_after(after)
+            .take_while(|t| *t <= up_to)
+            .take(1000)
+            .collect()
     }
 
     /// The next fire times after `now` (at most `n`).
     pub fn next_runs(&self, now: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+        self.times_after(now).take(n).collect()
+    }
+
+    /// Every fire time after `after`, oldest first (none for triggered and manual campaigns).
+    fn times_after(&self, after: DateTime<Utc>) -> Box<dyn Iterator<Item = DateTime<Utc>> + '_> {
         match self {
-            Schedule::Once { at } => {
-                if *at > now {
-                    vec![*at]
-                } else {
-                    Vec::new()
-                }
-            }
+            Schedule::Once { at } => Box::new((*at > after).then_some(*at).into_iter()),
             Schedule::Cron {
                 schedule,
                 time_zone,
                 ..
-            } => schedule
-                .after(&now.with_timezone(time_zone))
-                .take(n)
-                .map(|t| t.with_timezone(&Utc))
-                .collect(),
-            _ => Vec::new(),
+            } => Box::new(
+                schedule
+                    .after(&after.with_timezone(time_zone))
+                    .map(|t| t.with_timezone(&Utc)),
+            ),
+            _ => Box::new(std::iter::empty()),
         }
     }
 
