@@ -224,14 +224,16 @@ pub(crate) async fn deliver_run(
     let mut last_sweep = std::time::Instant::now();
     let funnel = loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        // Done when nothing of the run is due and unsettled (a retry waiting for its time
+        // is left to `jalin worker` / `jalin run`). Counted before the funnel is read, so the
+        // funnel reported is never older than the decision.
+        let now = rt.planner.clock.now().timestamp();
+        let idle = unsettled(&rt.store, Some(run_id), now).await? == 0;
         let funnel = campaign_funnel(&rt.store, campaign, Some(run_id)).await?;
         let get = |s: &str| funnel.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
         let settled = get("sent") + get("failed");
         bar.set_position(u64::try_from(settled).unwrap_or(0));
-        // Done when nothing of the run is due and unsettled (a retry waiting for its time
-        // is left to `jalin worker` / `jalin run`).
-        let now = rt.planner.clock.now().timestamp();
-        if settled as u64 >= due || unsettled(&rt.store, Some(run_id), now).await? == 0 {
+        if idle || settled as u64 >= due {
             break funnel;
         }
         if worker.is_finished() {
