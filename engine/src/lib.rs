@@ -3,6 +3,7 @@
 //! It owns the domain and storage; it knows nothing of SMTP, SMS gateways or templates (those
 //! are the `jalin-channels` and `jalin-templates` crates, wired together by `jalin-workers`).
 
+pub mod analytics;
 pub mod campaigns;
 pub mod clock;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod import;
 pub mod model;
 pub mod responses;
 pub mod sample;
+
 pub mod segments;
 pub mod store;
 

@@ -1,0 +1,538 @@
+//! `jalin metrics recompute`: post due loyalty entries, read one summary row per customer,
+//! fit the models, score everyone and replace `customer_scores` in one transaction.
+//!
+//! Incremental where the models allow: loyalty entries are posted only where missing, and each
+//! fit starts from the previous night's parameters (a refit on a day's more data then takes a
+//! few iterations instead of dozens). The fits themselves are global, so every customer is
+//! rescored.
+
+use super::bgnbd::{BgNbd, Fit, History};
+use super::gamma_gamma::{GammaGamma, Spend};
+use super::loyalty::{self, LoyaltyPass};
+use super::rfm::{percentile_ranks, quintiles};
+use super::{AnalyticsSettings, LoyaltySettings};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::store::columns::{Columns, Tail, insert};
+use crate::with_pool;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Instant;
+
+const WEEK: f64 = 604_800.0;
+/// Sen per million rupiah: the spend model is fitted in millions of rupiah.
+const SEN_PER_MILLION: f64 = 1e8;
+
+/// What a recompute did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recompute {
+    /// Customers scored.
+    pub customers: u64,
+    /// Of whom ever bought.
+    pub buyers: u64,
+    /// The BG/NBD fit.
+    pub bgnbd: Fit<BgNbd>,
+    /// The Gamma-Gamma fit.
+    pub gamma_gamma: Fit<GammaGamma>,
+    /// True when a fit failed and the model scores kept their previous values.
+    pub kept_previous_model_scores: bool,
+    /// Loyalty entries posted.
+    pub loyalty: LoyaltyPass,
+    /// Customers who moved up a tier.
+    pub tier_upgrades: u64,
+    /// Customers who moved down a tier.
+    pub tier_downgrades: u64,
+    /// Seconds spent per step.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// One customer's inputs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Inputs {
+    id: i64,
+    orders: i64,
+    first_at: Option<i64>,
+    last_at: Option<i64>,
+    revenue: i64,
+    cogs: i64,
+    discount: i64,
+    balance: i64,
+    earned_12m: i64,
+    email_sent: i64,
+    sms_sent: i64,
+    webhook_sent: i64,
+    complaints: i64,
+    old_tier: Option<String>,
+}
+
+/// One customer's scores.
+#[derive(Debug, Clone, Default)]
+struct Scores {
+    rfm: Option<(i16, i16, i16)>,
+    p_alive: Option<f64>,
+    expected_purchases: Option<f64>,
+    expected_spend: Option<f64>,
+    clv: Option<f64>,
+    profit: f64,
+    clv_percentile: Option<f64>,
+    profit_percentile: f64,
+    tier: String,
+}
+
+/// Recomputes every score at `now` (Unix seconds).
+pub async fn recompute(store: &Store, s: &AnalyticsSettings, now: i64) -> Result<Recompute> {
+    if let Some(p) = s.loyalty.problem() {
+        return Err(Error::Invalid(format!("[analytics.loyalty] tiers: {p}")));
+    }
+    let mut timings = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &str, timings: &mut Vec<(String, f64)>| {
+        timings.push((name.to_owned(), clock.elapsed().as_secs_f64()));
+        clock = Instant::now();
+    };
+    let loyalty = loyalty::post_due(store, &s.loyalty, now).await?;
+    lap("loyalty", &mut timings);
+    let rows = read_inputs(store, now).await?;
+    lap("read", &mut timings);
+
+    let buyers: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].orders > 0).collect();
+    let history = |r: &Inputs| {
+        let first = r.first_at.unwrap_or(now);
+        History {
+            x: u32::try_from(r.orders - 1).unwrap_or(0),
+            t_x: (r.last_at.unwrap_or(first) - first) as f64 / WEEK,
+            t: (now - first) as f64 / WEEK,
+        }
+    };
+    let histories: Vec<History> = buyers.iter().map(|&i| history(&rows[i])).collect();
+    let spends: Vec<Spend> = buyers
+        .iter()
+        .filter(|&&i| rows[i].orders >= 2)
+        .map(|&i| mean_spend(&rows[i]))
+        .collect();
+    let (previous_bg, previous_gg) = previous_fits(store).await?;
+    let bgnbd = BgNbd::fit(&histories, previous_bg);
+    let gamma_gamma = GammaGamma::fit(&spends, previous_gg);
+    lap("fit", &mut timings);
+
+    let bg = bgnbd.converged.then_some(bgnbd.params);
+    let gg = gamma_gamma.converged.then_some(gamma_gamma.params);
+    let mut scores = score(&rows, bg, gg, s, now);
+    let kept_previous = bg.is_none();
+    if kept_previous {
+        keep_previous_model_scores(store, &rows, &mut scores).await?;
+    }
+    lap("score", &mut timings);
+
+    let (tier_upgrades, tier_downgrades) =
+        record_tier_changes(store, &rows, &scores, &s.loyalty, now).await?;
+    write_scores(store, &rows, &scores, now).await?;
+    save_fit(store, "bgnbd", &bgnbd, now).await?;
+    save_fit(store, "gamma_gamma", &gamma_gamma, now).await?;
+    lap("write", &mut timings);
+    Ok(Recompute {
+        customers: rows.len() as u64,
+        buyers: buyers.len() as u64,
+        bgnbd,
+        gamma_gamma,
+        kept_previous_model_scores: kept_previous,
+        loyalty,
+        tier_upgrades,
+        tier_downgrades,
+        timings,
+    })
+}
+
+fn mean_spend(r: &Inputs) -> Spend {
+    Spend {
+        x: u32::try_from(r.orders).unwrap_or(u32::MAX),
+        m: r.revenue as f64 / r.orders.max(1) as f64 / SEN_PER_MILLION,
+    }
+}
+
+async fn read_inputs(store: &Store, now: i64) -> Result<Vec<Inputs>> {
+    let year_ago = now - 365 * 86_400;
+    with_pool!(store, pool => sqlx::query_as::<_, Inputs>(
+        "SELECT c.id,
+                CAST(COALESCE(o.n, 0) AS BIGINT) AS orders, o.first_at, o.last_at,
+                CAST(COALESCE(o.revenue, 0) AS BIGINT) AS revenue,
+                CAST(COALESCE(o.cogs, 0) AS BIGINT) AS cogs,
+                CAST(COALESCE(o.discount, 0) AS BIGINT) AS discount,
+                CAST(COALESCE(l.balance, 0) AS BIGINT) AS balance,
+                CAST(COALESCE(l.earned, 0) AS BIGINT) AS earned_12m,
+                CAST(COALESCE(m.email, 0) AS BIGINT) AS email_sent,
+                CAST(COALESCE(m.sms, 0) AS BIGINT) AS sms_sent,
+                CAST(COALESCE(m.webhook, 0) AS BIGINT) AS webhook_sent,
+                CAST(COALESCE(k.n, 0) AS BIGINT) AS complaints,
+                s.tier AS old_tier
+         FROM customers c
+         LEFT JOIN (SELECT customer_id, COUNT(*) AS n, MIN(placed_at) AS first_at, MAX(placed_at) AS last_at,
+                           SUM(value) AS revenue, SUM(cost) AS cogs, SUM(discount) AS discount
+                    FROM orders WHERE status NOT IN ('quoted', 'cancelled') AND placed_at <= $1
+                    GROUP BY customer_id) o ON o.customer_id = c.id
+         LEFT JOIN (SELECT customer_id, SUM(points) AS balance,
+                           SUM(CASE WHEN points > 0 AND occurred_at > $2 AND occurred_at <= $1 THEN points ELSE 0 END) AS earned
+                    FROM loyalty_ledger GROUP BY customer_id) l ON l.customer_id = c.id
+         LEFT JOIN (SELECT customer_id,
+                           SUM(CASE WHEN channel = 'email' THEN 1 ELSE 0 END) AS email,
+                           SUM(CASE WHEN channel = 'sms' THEN 1 ELSE 0 END) AS sms,
+                           SUM(CASE WHEN channel = 'webhook' THEN 1 ELSE 0 END) AS webhook
+                    FROM outbox WHERE status = 'sent' GROUP BY customer_id) m ON m.customer_id = c.id
+         LEFT JOIN (SELECT customer_id, COUNT(*) AS n FROM complaints GROUP BY customer_id) k ON k.customer_id = c.id
+         LEFT JOIN customer_scores s ON s.customer_id = c.id
+         WHERE c.erased_at IS NULL
+         ORDER BY c.id")
+        .bind(now).bind(year_ago).fetch_all(pool).await)
+    .map_err(Error::db("reading customer summaries"))
+}
+
+async fn previous_fits(store: &Store) -> Result<(Option<BgNbd>, Option<GammaGamma>)> {
+    let rows: Vec<(String, String)> = with_pool!(store, pool => sqlx::query_as(
+        "SELECT model, params FROM analytics_fits WHERE converged").fetch_all(pool).await)
+    .map_err(Error::db("reading previous fits"))?;
+    let mut bg = None;
+    let mut gg = None;
+    for (model, params) in rows {
+        match model.as_str() {
+            "bgnbd" => bg = serde_json::from_str(&params).ok(),
+            "gamma_gamma" => gg = serde_json::from_str(&params).ok(),
+            _ => {}
+        }
+    }
+    Ok((bg, gg))
+}
+
+async fn save_fit<P: Serialize>(store: &Store, model: &str, fit: &Fit<P>, now: i64) -> Result<()> {
+    let params = serde_json::to_string(&fit.params).unwrap_or_else(|_| "{}".into());
+    let ll = fit.log_likelihood.is_finite().then_some(fit.log_likelihood);
+    let iterations = i32::try_from(fit.iterations).unwrap_or(i32::MAX);
+    let customers = i64::try_from(fit.customers).unwrap_or(i64::MAX);
+    // A failed fit keeps the last good parameters (the next fit starts from them) and records
+    // only that it failed and why.
+    with_pool!(store, pool => sqlx::query(
+        "INSERT INTO analytics_fits (model, params, log_likelihood, customers, iterations, converged, problem, computed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (model) DO UPDATE SET
+           params = CASE WHEN excluded.converged OR NOT analytics_fits.converged THEN excluded.params ELSE analytics_fits.params END,
+           log_likelihood = CASE WHEN excluded.converged THEN excluded.log_likelihood ELSE analytics_fits.log_likelihood END,
+           customers = excluded.customers, iterations = excluded.iterations, converged = excluded.converged,
+           problem = excluded.problem, computed_at = excluded.computed_at")
+        .bind(model).bind(params).bind(ll).bind(customers).bind(iterations).bind(fit.converged)
+        .bind(&fit.problem).bind(now).execute(pool).await.map(|_| ()))
+    .map_err(Error::db("saving a model fit"))?;
+    Ok(())
+}
+
+/// Scores every customer; the CLV step runs on all cores.
+fn score(
+    rows: &[Inputs],
+    bg: Option<BgNbd>,
+    gg: Option<GammaGamma>,
+    s: &AnalyticsSettings,
+    now: i64,
+) -> Vec<Scores> {
+    let total_revenue: i64 = rows.iter().map(|r| r.revenue).sum();
+    let total_margin: i64 = rows.iter().map(|r| r.revenue - r.cogs - r.discount).sum();
+    let company_margin = if total_revenue > 0 {
+        total_margin as f64 / total_revenue as f64
+    } else {
+        0.0
+    };
+    let monthly = (1.0 + s.discount_rate.max(0.0)).powf(1.0 / 12.0) - 1.0;
+    let horizon = s.clv_months;
+    let one = |r: &Inputs| -> Scores {
+        let sen = 100.0;
+        let cost_to_serve = r.email_sent as f64 * s.unit_cost.email
+            + r.sms_sent as f64 * s.unit_cost.sms
+            + r.webhook_sent as f64 * s.unit_cost.webhook
+            + r.complaints as f64 * s.complaint_cost;
+        let profit = (r.revenue - r.cogs - r.discount) as f64 / sen - cost_to_serve;
+        let mut out = Scores {
+            profit,
+            tier: s.loyalty.tier_of(r.earned_12m).1.to_owned(),
+            ..Scores::default()
+        };
+        if r.orders == 0 {
+            out.clv = Some(0.0);
+            return out;
+        }
+        let Some(model) = bg else { return out };
+        let first = r.first_at.unwrap_or(now);
+        let h = History {
+            x: u32::try_from(r.orders - 1).unwrap_or(0),
+            t_x: (r.last_at.unwrap_or(first) - first) as f64 / WEEK,
+            t: (now - first) as f64 / WEEK,
+        };
+        let m = mean_spend(r);
+        let spend_millions = match gg {
+            Some(g) => g.expected_spend(m.x, m.m),
+            None => m.m,
+        };
+        let margin = if r.revenue > 0 {
+            (r.revenue - r.cogs - r.discount) as f64 / r.revenue as f64
+        } else {
+            company_margin
+        };
+        let per_purchase = spend_millions * 1e6 * margin;
+        let mut clv = 0.0;
+        let mut before = 0.0;
+        for month in 1..=horizon {
+            let e = model.expected_purchases(f64::from(month) * 52.0 / 12.0, &h);
+            clv += (e - before).max(0.0) * per_purchase / (1.0 + monthly).powi(month as i32);
+            before = e;
+        }
+        out.p_alive = Some(model.p_alive(&h));
+        out.expected_purchases = Some(model.expected_purchases(52.0, &h));
+        out.expected_spend = Some(spend_millions * 1e6);
+        out.clv = clv.is_finite().then_some(clv);
+        out
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = rows.len().div_ceil(workers).max(1);
+    let mut scores: Vec<Scores> = std::thread::scope(|sc| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| sc.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    // Rank-based scores over everyone scored.
+    let buyers: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].orders > 0).collect();
+    let recency: Vec<f64> = buyers
+        .iter()
+        .map(|&i| -((now - rows[i].last_at.unwrap_or(now)) as f64))
+        .collect();
+    let frequency: Vec<f64> = buyers.iter().map(|&i| rows[i].orders as f64).collect();
+    let monetary: Vec<f64> = buyers.iter().map(|&i| rows[i].revenue as f64).collect();
+    let (r, f, m) = (
+        quintiles(&recency),
+        quintiles(&frequency),
+        quintiles(&monetary),
+    );
+    for (k, &i) in buyers.iter().enumerate() {
+        scores[i].rfm = Some((r[k], f[k], m[k]));
+    }
+    let profits: Vec<f64> = scores.iter().map(|x| x.profit).collect();
+    for (x, p) in scores.iter_mut().zip(percentile_ranks(&profits)) {
+        x.profit_percentile = p * 100.0;
+    }
+    let with_clv: Vec<usize> = (0..scores.len())
+        .filter(|&i| scores[i].clv.is_some())
+        .collect();
+    let clvs: Vec<f64> = with_clv
+        .iter()
+        .map(|&i| scores[i].clv.unwrap_or(0.0))
+        .collect();
+    for (&i, p) in with_clv.iter().zip(percentile_ranks(&clvs)) {
+        scores[i].clv_percentile = Some(p * 100.0);
+    }
+    scores
+}
+
+/// A fit failed: the model's scores stay what they were.
+async fn keep_previous_model_scores(
+    store: &Store,
+    rows: &[Inputs],
+    scores: &mut [Scores],
+) -> Result<()> {
+    type Old = (
+        i64,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    );
+    let old: Vec<Old> = with_pool!(store, pool => sqlx::query_as(
+        "SELECT customer_id, p_alive, expected_purchases, expected_spend, clv, clv_percentile FROM customer_scores")
+        .fetch_all(pool).await)
+    .map_err(Error::db("reading previous scores"))?;
+    let old: HashMap<i64, Old> = old.into_iter().map(|o| (o.0, o)).collect();
+    for (r, s) in rows.iter().zip(scores.iter_mut()) {
+        if let Some(o) = old.get(&r.id) {
+            s.p_alive = o.1;
+            s.expected_purchases = o.2;
+            s.expected_spend = o.3;
+            s.clv = o.4;
+            s.clv_percentile = o.5;
+        } else if r.orders > 0 {
+            s.clv = None;
+            s.clv_percentile = None;
+        }
+    }
+    Ok(())
+}
+
+/// Records `tier.upgraded` / `tier.downgraded` events (campaigns can trigger on them). The first
+/// recompute sets everyone's tier without events; after that a customer seen for the first time
+/// counts as coming from the lowest tier.
+async fn record_tier_changes(
+    store: &Store,
+    rows: &[Inputs],
+    scores: &[Scores],
+    rules: &LoyaltySettings,
+    now: i64,
+) -> Result<(u64, u64)> {
+    if rows.iter().all(|r| r.old_tier.is_none()) {
+        return Ok((0, 0));
+    }
+    let day = chrono::DateTime::from_timestamp(now, 0)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let lowest = rules.tiers.first().map_or("", |t| t.name.as_str());
+    let (mut kinds, mut customers, mut keys, mut payloads) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut up, mut down) = (0, 0);
+    for (r, s) in rows.iter().zip(scores) {
+        let from = r.old_tier.as_deref().unwrap_or(lowest);
+        let (Some(a), Some(b)) = (rules.rank(from), rules.rank(&s.tier)) else {
+            continue;
+        };
+        if a == b {
+            continue;
+        }
+        let kind = if b > a {
+            up += 1;
+            "tier.upgraded"
+        } else {
+            down += 1;
+            "tier.downgraded"
+        };
+        kinds.push(Some(kind));
+        customers.push(Some(r.id));
+        keys.push(Some(format!("tier:{}:{from}:{}:{day}", r.id, s.tier)));
+        payloads.push(
+            serde_json::json!({ "from": from, "to": s.tier, "points_12m": r.earned_12m })
+                .to_string(),
+        );
+    }
+    let n = kinds.len();
+    for start in (0..n).step_by(20_000) {
+        let end = (start + 20_000).min(n);
+        let mut cols = Columns::default();
+        cols.text("event_type", kinds[start..end].iter().copied())
+            .int("occurred_at", std::iter::repeat_n(Some(now), end - start))
+            .int("customer_id", customers[start..end].iter().copied())
+            .text("idempotency_key", keys[start..end].iter().cloned())
+            .json("payload", payloads[start..end].iter().cloned())
+            .int("recorded_at", std::iter::repeat_n(Some(now), end - start));
+        let tail = Tail {
+            on_conflict: "ON CONFLICT (idempotency_key) DO NOTHING",
+            returning: "",
+        };
+        insert::<(i64,)>(store, "events", &cols, &tail, "recording tier changes").await?;
+    }
+    Ok((up, down))
+}
+
+const SCORE_COLUMNS: &str = "customer_id, rfm_recency, rfm_frequency, rfm_monetary, rfm_cell, p_alive, \
+     churn_probability, expected_purchases, clv, profit, clv_percentile, profit_percentile, tier, points, \
+     points_12m, expected_spend, computed_at";
+
+/// Replaces `customer_scores` in one transaction (COPY on PostgreSQL).
+async fn write_scores(store: &Store, rows: &[Inputs], scores: &[Scores], now: i64) -> Result<()> {
+    let ctx = "writing customer scores";
+    match store {
+        Store::Postgres(pool) => {
+            let mut text = String::with_capacity(rows.len() * 120);
+            for (r, s) in rows.iter().zip(scores) {
+                copy_line(&mut text, r, s, now);
+            }
+            let mut tx = pool.begin().await.map_err(Error::db(ctx))?;
+            sqlx::query("TRUNCATE customer_scores")
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db(ctx))?;
+            let mut copy = tx
+                .copy_in_raw(&format!(
+                    "COPY customer_scores ({SCORE_COLUMNS}) FROM STDIN"
+                ))
+                .await
+                .map_err(Error::db(ctx))?;
+            for part in text.as_bytes().chunks(1 << 20) {
+                copy.send(part).await.map_err(Error::db(ctx))?;
+            }
+            copy.finish().await.map_err(Error::db(ctx))?;
+            tx.commit().await.map_err(Error::db(ctx))?;
+        }
+        Store::Sqlite(pool) => {
+            let mut tx = pool.begin().await.map_err(Error::db(ctx))?;
+            sqlx::query("DELETE FROM customer_scores")
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db(ctx))?;
+            let per = 32_000 / 17;
+            for (rs, ss) in rows.chunks(per).zip(scores.chunks(per)) {
+                let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+                    "INSERT INTO customer_scores ({SCORE_COLUMNS}) "
+                ));
+                qb.push_values(rs.iter().zip(ss), |mut b, (r, s)| {
+                    b.push_bind(r.id)
+                        .push_bind(s.rfm.map(|x| x.0))
+                        .push_bind(s.rfm.map(|x| x.1))
+                        .push_bind(s.rfm.map(|x| x.2))
+                        .push_bind(s.rfm.map(|x| format!("{}{}{}", x.0, x.1, x.2)))
+                        .push_bind(s.p_alive)
+                        .push_bind(s.p_alive.map(|p| 1.0 - p))
+                        .push_bind(s.expected_purchases)
+                        .push_bind(s.clv)
+                        .push_bind(s.profit)
+                        .push_bind(s.clv_percentile)
+                        .push_bind(s.profit_percentile)
+                        .push_bind(s.tier.clone())
+                        .push_bind(r.balance)
+                        .push_bind(r.earned_12m)
+                        .push_bind(s.expected_spend)
+                        .push_bind(now);
+                });
+                qb.build().execute(&mut *tx).await.map_err(Error::db(ctx))?;
+            }
+            tx.commit().await.map_err(Error::db(ctx))?;
+        }
+    }
+    Ok(())
+}
+
+/// One row of PostgreSQL's COPY text format. Every text value is a tier name (checked to be
+/// lower-case words) or digits, so nothing needs escaping; NULL is `\N`.
+fn copy_line(out: &mut String, r: &Inputs, s: &Scores, now: i64) {
+    use std::fmt::Write as _;
+    let f = |v: Option<f64>| match v {
+        Some(x) if x.is_finite() => x.to_string(),
+        _ => "\\N".to_owned(),
+    };
+    let (rr, rf, rm, cell) = match s.rfm {
+        Some((a, b, c)) => (
+            a.to_string(),
+            b.to_string(),
+            c.to_string(),
+            format!("{a}{b}{c}"),
+        ),
+        None => ("\\N".into(), "\\N".into(), "\\N".into(), "\\N".into()),
+    };
+    let tier: String = s
+        .tier
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let _ = writeln!(
+        out,
+        "{}\t{rr}\t{rf}\t{rm}\t{cell}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{tier}\t{}\t{}\t{}\t{now}",
+        r.id,
+        f(s.p_alive),
+        f(s.p_alive.map(|p| 1.0 - p)),
+        f(s.expected_purchases),
+        f(s.clv),
+        f(Some(s.profit)),
+        f(s.clv_percentile),
+        f(Some(s.profit_percentile)),
+        r.balance,
+        r.earned_12m,
+        f(s.expected_spend),
+    );
+}
