@@ -424,7 +424,9 @@ pub(crate) async fn run_scheduler(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
     let mut last_vacuum = std::time::Instant::now();
+    let nightly_busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
+        nightly_metrics(rt, &nightly_busy);
         if last_vacuum.elapsed() > Duration::from_secs(600) {
             last_vacuum = std::time::Instant::now();
             match rt.queue.vacuum().await {
@@ -446,6 +448,34 @@ pub(crate) async fn run_scheduler(
             }
         }
     }
+}
+
+/// Starts the nightly score recompute in the background when it is due and not running.
+fn nightly_metrics(rt: &Runtime, busy: &Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::Ordering;
+    if busy.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let (store, settings, busy) = (
+        rt.store.clone(),
+        rt.project.settings.analytics.clone(),
+        busy.clone(),
+    );
+    let now = rt.planner.clock.now().timestamp();
+    tokio::spawn(async move {
+        match jalin_engine::analytics::nightly::run_if_due(&store, &settings, now).await {
+            Ok(Some(r)) => tracing::info!(
+                customers = r.customers,
+                converged = r.bgnbd.converged,
+                upgrades = r.tier_upgrades,
+                downgrades = r.tier_downgrades,
+                "nightly scores recomputed"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "nightly recompute failed; retrying next tick"),
+        }
+        busy.store(false, Ordering::Release);
+    });
 }
 
 /// Arguments of `jalin run`.

@@ -13,6 +13,19 @@ pub(crate) enum CustomerCommand {
         /// The ERP's customer reference (e.g. C0000042), or #ID for the internal id.
         id: String,
     },
+    /// Spend loyalty points (refused when the balance is smaller).
+    Redeem {
+        /// The ERP's customer reference (e.g. C0000042), or #ID.
+        id: String,
+        /// Points to spend.
+        points: i64,
+        /// What for (shown in the ledger).
+        #[arg(long, default_value = "redeemed")]
+        reason: String,
+        /// A unique key for this redemption: repeating the command with it does nothing.
+        #[arg(long)]
+        key: Option<String>,
+    },
 }
 
 pub(crate) async fn run(g: &Global, cmd: CustomerCommand) -> anyhow::Result<ExitCode> {
@@ -28,6 +41,12 @@ pub(crate) async fn run(g: &Global, cmd: CustomerCommand) -> anyhow::Result<Exit
                 }
             })
         }
+        CustomerCommand::Redeem {
+            id,
+            points,
+            reason,
+            key,
+        } => redeem(g, &store, &id, points, &reason, key).await,
     };
     store.close().await;
     result?;
@@ -116,4 +135,26 @@ fn print_view(v: &CustomerView) {
         }
         outln!("\nLatest events\n{t}");
     }
+}
+
+async fn redeem(
+    g: &Global,
+    store: &jalin_engine::store::Store,
+    id: &str,
+    points: i64,
+    reason: &str,
+    key: Option<String>,
+) -> jalin_engine::Result<()> {
+    let customer = jalin_engine::customers::find_customer_id(store, id).await?;
+    let now = chrono::Utc::now().timestamp();
+    let key = key.unwrap_or_else(|| format!("{customer}:{now}:{points}"));
+    let balance =
+        jalin_engine::analytics::loyalty::redeem(store, customer, points, reason, &key, now)
+            .await?;
+    super::output::done(
+        g,
+        &format!("Redeemed {points} points of {id}; the balance is now {balance}"),
+        &serde_json::json!({ "customer": id, "redeemed": points, "balance": balance }),
+    );
+    Ok(())
 }

@@ -7,7 +7,9 @@ mod demo;
 mod demo_campaigns;
 mod demo_responses;
 mod import;
+mod metrics;
 mod output;
+mod report;
 mod sample;
 mod segments;
 
@@ -108,6 +110,12 @@ enum Command {
     Run(campaigns::RunArgs),
     /// The HTTP server: tracking links, unsubscribe pages, inbound webhooks, health, metrics.
     Serve(campaigns::ServeArgs),
+    /// Compute customer scores (RFM, churn risk, CLV, profit, loyalty tier) now.
+    #[command(subcommand)]
+    Metrics(metrics::MetricsCommand),
+    /// What the customer base and the campaigns are worth: tables, --json or --html charts.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 /// Parses the command line, runs the command and maps the outcome to an exit code:
@@ -159,5 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scheduler => campaigns::scheduler(g).await,
         Command::Run(args) => campaigns::run_all(g, &args).await,
         Command::Serve(args) => campaigns::serve(g, &args).await,
+        Command::Metrics(cmd) => metrics::run(g, cmd).await,
+        Command::Report(cmd) => report::run(g, cmd).await,
     }
 }

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod analytics;
 mod campaigns;
 mod channels;
 mod cli;

@@ -43,6 +43,9 @@ pub struct Settings {
     /// Rules for marketing campaigns.
     #[serde(default)]
     pub marketing: MarketingSettings,
+    /// Scores, costs, the loyalty programme and the nightly recompute.
+    #[serde(default)]
+    pub analytics: jalin_engine::analytics::AnalyticsSettings,
 }
 
 /// `[tracking]`.
@@ -312,6 +315,21 @@ impl Settings {
         }
         if self.delivery.max_attempts == 0 {
             return at("max_attempts", "must be at least 1".into());
+        }
+        if let Some(p) = self.analytics.loyalty.problem() {
+            return at("tiers", p);
+        }
+        if let Some(p) = jalin_engine::analytics::nightly::problem(&self.analytics) {
+            return at("nightly_at", p);
+        }
+        if !(0.0..=1.0).contains(&self.analytics.discount_rate) {
+            return at(
+                "discount_rate",
+                "a yearly rate between 0 and 1 (0.10 = 10%)".into(),
+            );
+        }
+        if self.analytics.clv_months == 0 || self.analytics.clv_months > 120 {
+            return at("clv_months", "must be between 1 and 120".into());
         }
         if !self.tracking.base_url.starts_with("http://")
             && !self.tracking.base_url.starts_with("https://")

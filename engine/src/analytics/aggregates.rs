@@ -545,3 +545,38 @@ pub async fn loyalty_report(
         top,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pareto_share_of_the_top_fifth() {
+        // Ten customers, profit 100 in all; the top two bring 50 + 30 = 80%.
+        let p = pareto(
+            &[50.0, 30.0, 10.0, 5.0, 3.0, 2.0, 0.0, 0.0, 0.0, 0.0],
+            Vec::new(),
+        );
+        assert_eq!(p.top20_share, Some(0.8));
+        assert_eq!(p.curve.first(), Some(&(0.0, 0.0)));
+        assert_eq!(p.curve.last(), Some(&(1.0, 1.0)));
+        assert!(p.curve.windows(2).all(|w| w[1].1 >= w[0].1));
+        // No profit at all: no share, no curve, no NaN.
+        let none = pareto(&[0.0, 0.0], Vec::new());
+        assert_eq!((none.top20_share, none.curve.len()), (None, 0));
+        assert_eq!(pareto(&[], Vec::new()).top20_share, None);
+    }
+
+    #[test]
+    fn histogram_counts_everything_once() {
+        let values: Vec<f64> = (0..1000).map(f64::from).chain([1e9, f64::NAN]).collect();
+        let h = histogram(&values, 10);
+        assert_eq!(h.len(), 10);
+        assert_eq!(
+            h.iter().map(|b| b.count).sum::<i64>(),
+            1001,
+            "NaN left out, outlier in the last bar"
+        );
+        assert!(histogram(&[], 10).is_empty());
+    }
+}

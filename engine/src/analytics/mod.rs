@@ -18,6 +18,7 @@ pub mod aggregates;
 pub mod bgnbd;
 pub mod gamma_gamma;
 pub mod loyalty;
+pub mod nightly;
 mod optimize;
 pub mod recompute;
 pub mod rfm;
