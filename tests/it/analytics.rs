@@ -252,6 +252,22 @@ async fn fixture_scores_match_hand_computed_values(db: &TestDb) {
         .expect("again");
     assert_eq!((again.loyalty.purchases, again.tier_upgrades), (0, 0));
     assert_eq!(db.scalar("SELECT COUNT(*) FROM loyalty_ledger").await, 3);
+
+    // The orders webhook cancels C6's only order: the next pass sums C6 again (and only C6).
+    exec(
+        db,
+        "UPDATE orders SET status = 'cancelled' WHERE external_ref = 'O6'",
+    )
+    .await;
+    exec(db, &format!(
+        "INSERT INTO events (event_type, occurred_at, customer_id, idempotency_key, recorded_at) VALUES ('order.status_changed', {now}, {c6}, 'cancel-O6', {now})"
+    )).await;
+    let third = recompute(&db.store, &small_tiers(), now)
+        .await
+        .expect("third");
+    assert_eq!(third.resummed, Some(1));
+    assert_eq!(text_column(db, "rfm_cell", c6).await, None);
+    assert_eq!(score(db, "profit", c6).await, Some(0.0));
 }
 both_backends!(fixture_scores, fixture_scores_match_hand_computed_values);
 
@@ -289,8 +305,8 @@ async fn sample_fit_scores_consistently(db: &TestDb) {
         .bind(id).bind(now).fetch_one(pool).await).expect("history");
     let h = History {
         x: (n - 1) as u32,
-        t_x: (last - first) as f64 / 604_800.0,
-        t: (now - first) as f64 / 604_800.0,
+        t_x: ((last - first) / DAY) as f64 / 7.0,
+        t: ((now - first) / DAY) as f64 / 7.0,
     };
     let stored = score(db, "p_alive", id).await.expect("p_alive");
     assert!(
@@ -342,6 +358,13 @@ async fn sample_fit_scores_consistently(db: &TestDb) {
     assert!(third.tier_upgrades >= 1);
     let ev = db.text(&format!("SELECT CAST(payload AS TEXT) FROM events WHERE event_type = 'tier.upgraded' AND customer_id = {bronze}")).await.expect("event");
     assert!(ev.contains("\"to\"") && ev.contains("platinum"), "{ev}");
+    // After three incremental passes the summaries equal a sum from scratch.
+    let kept = db.scalar("SELECT CAST(SUM(orders) + SUM(revenue) + SUM(points) + SUM(points_12m) AS BIGINT) FROM customer_summaries").await;
+    let fresh = db.scalar(&format!(
+        "SELECT CAST((SELECT COUNT(*) + SUM(value) FROM orders WHERE status NOT IN ('quoted', 'cancelled') AND placed_at <= {now})
+              + (SELECT SUM(points) + SUM(CASE WHEN points > 0 AND occurred_at > {now} - 31536000 AND occurred_at <= {now} THEN points ELSE 0 END) FROM loyalty_ledger) AS BIGINT)"
+    )).await;
+    assert_eq!(kept, fresh);
 }
 both_backends!(sample_fit, sample_fit_scores_consistently);
 

@@ -49,26 +49,45 @@ pub struct Fit<P> {
     pub problem: Option<String>,
 }
 
-/// Identical histories collapsed into one row with a weight.
-fn compress(data: &[History]) -> Vec<(History, f64)> {
-    let mut keyed: Vec<(u32, u64, u64)> = data
+/// Histories prepared for fitting: identical ones collapsed into one row with a weight, and
+/// times replaced by indices into a table of their distinct values (so each evaluation takes
+/// one logarithm per distinct time rather than two per customer).
+struct Rows {
+    /// (x, index of T, index of t_x, weight).
+    rows: Vec<(u32, u32, u32, f64)>,
+    /// The distinct times.
+    times: Vec<f64>,
+    max_x: u32,
+    total: f64,
+}
+
+fn compress(data: &[History]) -> Rows {
+    let mut times: Vec<u64> = data
         .iter()
-        .map(|h| (h.x, h.t_x.to_bits(), h.t.to_bits()))
+        .flat_map(|h| [h.t.to_bits(), h.t_x.to_bits()])
+        .collect();
+    // Non-negative floats sort like their bit patterns.
+    times.sort_unstable();
+    times.dedup();
+    let index = |v: f64| times.binary_search(&v.to_bits()).unwrap_or(0) as u32;
+    let mut keyed: Vec<(u32, u32, u32)> = data
+        .iter()
+        .map(|h| (h.x, index(h.t), index(h.t_x)))
         .collect();
     keyed.sort_unstable();
-    let mut out: Vec<(History, f64)> = Vec::new();
-    for (x, tx, t) in keyed {
-        let h = History {
-            x,
-            t_x: f64::from_bits(tx),
-            t: f64::from_bits(t),
-        };
-        match out.last_mut() {
-            Some((last, w)) if *last == h => *w += 1.0,
-            _ => out.push((h, 1.0)),
+    let mut rows: Vec<(u32, u32, u32, f64)> = Vec::new();
+    for (x, t, tx) in keyed {
+        match rows.last_mut() {
+            Some(last) if (last.0, last.1, last.2) == (x, t, tx) => last.3 += 1.0,
+            _ => rows.push((x, t, tx, 1.0)),
         }
     }
-    out
+    Rows {
+        max_x: rows.iter().map(|r| r.0).max().unwrap_or(0),
+        total: rows.iter().map(|r| r.3).sum(),
+        times: times.into_iter().map(f64::from_bits).collect(),
+        rows,
+    }
 }
 
 /// Terms that depend only on the parameters and x, computed once per evaluation.
@@ -114,30 +133,42 @@ impl PerX {
     }
 }
 
+/// ln(α + t) and 1/(α + t) for every distinct time.
+struct PerTime {
+    ln: Vec<f64>,
+    inv: Vec<f64>,
+}
+
 /// Log-likelihood and its gradient (∂/∂r, ∂/∂α, ∂/∂a, ∂/∂b) over a slice of weighted rows.
-fn ll_chunk(p: &BgNbd, px: &PerX, rows: &[(History, f64)]) -> (f64, [f64; 4]) {
+fn ll_chunk(p: &BgNbd, px: &PerX, pt: &PerTime, rows: &[(u32, u32, u32, f64)]) -> (f64, [f64; 4]) {
     let (r, al, a) = (p.r, p.alpha, p.a);
     let mut ll = 0.0;
     let mut g = [0.0; 4];
-    for (h, w) in rows {
-        let xi = h.x as usize;
-        let rx = r + f64::from(h.x);
-        let lat = (al + h.t).ln();
+    for &(x, ti, txi, w) in rows {
+        let xi = x as usize;
+        let rx = r + f64::from(x);
+        let lat = pt.ln[ti as usize];
         let a3 = -rx * lat;
-        let (lse, w4, ltx, inv_tx) = if h.x > 0 {
-            let ltx = (al + h.t_x).ln();
+        let (lse, w4, ltx, inv_tx) = if x > 0 {
+            let ltx = pt.ln[txi as usize];
             let a4 = px.ln_a4[xi] - rx * ltx;
-            let m = a3.max(a4);
-            let (e3, e4) = ((a3 - m).exp(), (a4 - m).exp());
-            let s = e3 + e4;
-            (m + s.ln(), e4 / s, ltx, 1.0 / (al + h.t_x))
+            // log(e^a3 + e^a4) with one exponential; w4 = e^a4 / (e^a3 + e^a4).
+            let d = a4 - a3;
+            let e = (-d.abs()).exp();
+            let lse = a3.max(a4) + e.ln_1p();
+            let w4 = if d > 0.0 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            };
+            (lse, w4, ltx, pt.inv[txi as usize])
         } else {
             (a3, 0.0, 0.0, 0.0)
         };
         let w3 = 1.0 - w4;
         ll += w * (px.ln_a1[xi] + px.ln_a2[xi] + lse);
         g[0] += w * (px.d_r[xi] - w3 * lat - w4 * ltx);
-        g[1] += w * (r / al - rx * (w3 / (al + h.t) + w4 * inv_tx));
+        g[1] += w * (r / al - rx * (w3 * pt.inv[ti as usize] + w4 * inv_tx));
         g[2] += w * (px.d_a[xi] + w4 / a);
         g[3] += w * (px.d_b[xi] - w4 * px.inv_bx1[xi]);
     }
@@ -145,15 +176,20 @@ fn ll_chunk(p: &BgNbd, px: &PerX, rows: &[(History, f64)]) -> (f64, [f64; 4]) {
 }
 
 /// Log-likelihood and gradient over all rows, on two threads when there are many.
-fn ll_all(p: &BgNbd, rows: &[(History, f64)], max_x: u32) -> (f64, [f64; 4]) {
-    let px = PerX::new(p, max_x);
+fn ll_all(p: &BgNbd, data: &Rows) -> (f64, [f64; 4]) {
+    let px = PerX::new(p, data.max_x);
+    let pt = PerTime {
+        ln: data.times.iter().map(|t| (p.alpha + t).ln()).collect(),
+        inv: data.times.iter().map(|t| 1.0 / (p.alpha + t)).collect(),
+    };
+    let rows = &data.rows;
     if rows.len() < 50_000 {
-        return ll_chunk(p, &px, rows);
+        return ll_chunk(p, &px, &pt, rows);
     }
     let (left, right) = rows.split_at(rows.len() / 2);
     let (l, r) = std::thread::scope(|s| {
-        let h = s.spawn(|| ll_chunk(p, &px, right));
-        let l = ll_chunk(p, &px, left);
+        let h = s.spawn(|| ll_chunk(p, &px, &pt, right));
+        let l = ll_chunk(p, &px, &pt, left);
         (l, h.join().unwrap_or((f64::NAN, [f64::NAN; 4])))
     });
     (
@@ -180,8 +216,7 @@ impl BgNbd {
     /// a nightly refit on slightly more data then needs only a few iterations).
     pub fn fit(data: &[History], start: Option<BgNbd>) -> Fit<BgNbd> {
         let rows = compress(data);
-        let total: f64 = rows.iter().map(|(_, w)| w).sum();
-        let max_x = rows.iter().map(|(h, _)| h.x).max().unwrap_or(0);
+        let total = rows.total;
         let from = |t: &[f64]| BgNbd {
             r: t[0].exp(),
             alpha: t[1].exp(),
@@ -190,13 +225,13 @@ impl BgNbd {
         };
         let s = start.filter(BgNbd::is_sane).unwrap_or(BgNbd::START);
         let theta0 = [s.r.ln(), s.alpha.ln(), s.a.ln(), s.b.ln()];
-        if rows.is_empty() {
+        if rows.rows.is_empty() {
             return not_converged(s, 0, "no customers with purchases to fit".into());
         }
         // The objective is the mean negative log-likelihood, on log parameters.
         let mut objective = |t: &[f64], grad: &mut [f64]| {
             let p = from(t);
-            let (ll, g) = ll_all(&p, &rows, max_x);
+            let (ll, g) = ll_all(&p, &rows);
             grad[0] = -g[0] * p.r / total;
             grad[1] = -g[1] * p.alpha / total;
             grad[2] = -g[2] * p.a / total;
@@ -235,9 +270,7 @@ impl BgNbd {
 
     /// Total log-likelihood of `data` under these parameters.
     pub fn log_likelihood(&self, data: &[History]) -> f64 {
-        let rows = compress(data);
-        let max_x = rows.iter().map(|(h, _)| h.x).max().unwrap_or(0);
-        ll_all(self, &rows, max_x).0
+        ll_all(self, &compress(data)).0
     }
 
     /// P(alive | x, t_x, T): the chance the customer has not dropped out.
@@ -329,7 +362,7 @@ mod tests {
             a: 0.8,
             b: 2.5,
         };
-        let (_, g) = ll_all(&p, &rows, 5);
+        let (_, g) = ll_all(&p, &rows);
         let h = 1e-6;
         let shifted = |i: usize, d: f64| {
             let mut q = [p.r, p.alpha, p.a, p.b];
@@ -340,7 +373,7 @@ mod tests {
                 a: q[2],
                 b: q[3],
             };
-            ll_all(&q, &rows, 5).0
+            ll_all(&q, &rows).0
         };
         for (i, gi) in g.iter().enumerate() {
             let numeric = (shifted(i, h) - shifted(i, -h)) / (2.0 * h);
@@ -368,8 +401,9 @@ mod tests {
             },
             h,
         ]);
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows.iter().map(|r| r.1).sum::<f64>(), 4.0);
+        assert_eq!(rows.rows.len(), 2);
+        assert_eq!(rows.times, vec![0.0, 2.0, 9.0]);
+        assert_eq!(rows.total, 4.0);
     }
 
     #[test]

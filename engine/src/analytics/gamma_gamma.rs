@@ -28,21 +28,52 @@ pub struct Spend {
     pub m: f64,
 }
 
-fn ll_and_gradient(p: &GammaGamma, data: &[Spend]) -> (f64, [f64; 3]) {
+/// Spends prepared for fitting: logarithms taken once, terms that depend only on x computed
+/// once per evaluation.
+struct Prepared {
+    /// (x, m, ln m, ln x).
+    rows: Vec<(u32, f64, f64, f64)>,
+    max_x: u32,
+}
+
+fn prepare(data: &[Spend]) -> Prepared {
+    Prepared {
+        rows: data
+            .iter()
+            .map(|s| (s.x, s.m, s.m.ln(), f64::from(s.x).ln()))
+            .collect(),
+        max_x: data.iter().map(|s| s.x).max().unwrap_or(0),
+    }
+}
+
+fn ll_and_gradient(p: &GammaGamma, data: &Prepared) -> (f64, [f64; 3]) {
     let (pp, q, v) = (p.p, p.q, p.v);
     let (lg_q, dg_q, lnv) = (ln_gamma(q), digamma(q), v.ln());
+    // ln Γ(px + q) − ln Γ(px) and the digammas, per x.
+    let per_x: Vec<(f64, f64, f64)> = (0..=data.max_x)
+        .map(|x| {
+            let px = pp * f64::from(x);
+            if x == 0 {
+                return (0.0, 0.0, 0.0);
+            }
+            (
+                ln_gamma(px + q) - ln_gamma(px),
+                digamma(px + q),
+                digamma(px),
+            )
+        })
+        .collect();
     let mut ll = 0.0;
     let mut g = [0.0; 3];
-    for s in data {
-        let x = f64::from(s.x);
-        let px = pp * x;
-        let vm = v + s.m * x;
-        let (lm, lx, lvm) = (s.m.ln(), x.ln(), vm.ln());
-        ll += ln_gamma(px + q) - ln_gamma(px) - lg_q + q * lnv + (px - 1.0) * lm + px * lx
-            - (px + q) * lvm;
-        let d = digamma(px + q);
-        g[0] += x * (d - digamma(px) + lm + lx - lvm);
-        g[1] += d - dg_q + lnv - lvm;
+    for &(x, m, lm, lx) in &data.rows {
+        let (lg, d_pq, d_p) = per_x[x as usize];
+        let xf = f64::from(x);
+        let px = pp * xf;
+        let vm = v + m * xf;
+        let lvm = vm.ln();
+        ll += lg - lg_q + q * lnv + (px - 1.0) * lm + px * lx - (px + q) * lvm;
+        g[0] += xf * (d_pq - d_p + lm + lx - lvm);
+        g[1] += d_pq - dg_q + lnv - lvm;
         g[2] += q / v - (px + q) / vm;
     }
     (ll, g)
@@ -79,9 +110,10 @@ impl GammaGamma {
             q: t[1].exp(),
             v: t[2].exp(),
         };
+        let prepared = prepare(&used);
         let mut objective = |t: &[f64], grad: &mut [f64]| {
             let p = from(t);
-            let (ll, g) = ll_and_gradient(&p, &used);
+            let (ll, g) = ll_and_gradient(&p, &prepared);
             grad[0] = -g[0] * p.p / n;
             grad[1] = -g[1] * p.q / n;
             grad[2] = -g[2] * p.v / n;
@@ -148,7 +180,7 @@ mod tests {
             q: 3.0,
             v: 12.0,
         };
-        let (_, g) = ll_and_gradient(&p, &data);
+        let (_, g) = ll_and_gradient(&p, &prepare(&data));
         let h = 1e-6;
         for i in 0..3 {
             let at = |d: f64| {
@@ -160,7 +192,7 @@ mod tests {
                         q: v[1],
                         v: v[2],
                     },
-                    &data,
+                    &prepare(&data),
                 )
                 .0
             };

@@ -4,6 +4,7 @@
 //! take a balance below zero.
 
 use super::LoyaltySettings;
+use crate::campaigns::{read_cursor, write_cursor};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::with_pool;
@@ -26,34 +27,57 @@ const MONTH: i64 = 2_629_746;
 /// as by the orders webhook, which earns at once), the campaign bonus for attributed orders,
 /// and expiry of points older than `expiry_months`. Orders older than the expiry window earn
 /// nothing: their points would have expired already.
+///
+/// Each step only looks at what is new since the last pass (cursors in `scheduler_state`):
+/// orders added since, orders whose time has come since (placed in the future before),
+/// conversions recorded since, and customers whose points crossed the expiry age since.
 pub async fn post_due(store: &Store, rules: &LoyaltySettings, now: i64) -> Result<LoyaltyPass> {
     let cutoff = now - i64::from(rules.expiry_months) * MONTH;
+    let last_order = read_cursor(store, "loyalty_order_id").await?;
+    let last_now = read_cursor(store, "loyalty_order_at").await?;
+    let max_order: i64 = with_pool!(store, pool => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM orders").fetch_one(pool).await)
+    .map_err(Error::db("reading orders"))?;
     let purchases = with_pool!(store, pool => sqlx::query(
         "INSERT INTO loyalty_ledger (customer_id, entry_kind, points, occurred_at, reason, order_id, idempotency_key)
          SELECT o.customer_id, 'earn', o.value / 1000000, o.placed_at, 'purchase', o.id, 'earn:' || o.external_ref
          FROM orders o
-         WHERE o.status NOT IN ('quoted', 'cancelled') AND o.value >= 1000000
+         WHERE ((o.id > $3 AND o.id <= $4) OR (o.placed_at > $5 AND o.placed_at <= $2))
+           AND o.status NOT IN ('quoted', 'cancelled') AND o.value >= 1000000
            AND o.placed_at > $1 AND o.placed_at <= $2
            AND NOT EXISTS (SELECT 1 FROM loyalty_ledger l WHERE l.idempotency_key = 'earn:' || o.external_ref)
          ON CONFLICT (idempotency_key) DO NOTHING")
-        .bind(cutoff).bind(now).execute(pool).await.map(|r| r.rows_affected()))
+        .bind(cutoff).bind(now).bind(last_order).bind(max_order).bind(last_now)
+        .execute(pool).await.map(|r| r.rows_affected()))
     .map_err(Error::db("posting purchase points"))?;
+    write_cursor(store, "loyalty_order_id", max_order).await?;
+    write_cursor(store, "loyalty_order_at", now).await?;
+
+    let last_event = read_cursor(store, "loyalty_event_id").await?;
+    let max_event: i64 = with_pool!(store, pool => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM events").fetch_one(pool).await)
+    .map_err(Error::db("reading events"))?;
     let bonuses = if rules.campaign_bonus > 0 {
         with_pool!(store, pool => sqlx::query(
             "INSERT INTO loyalty_ledger (customer_id, entry_kind, points, occurred_at, reason, campaign, idempotency_key)
              SELECT e.customer_id, 'earn', $1, e.occurred_at, 'campaign response', e.campaign, 'bonus:' || e.idempotency_key
              FROM events e
-             WHERE e.event_type = 'conversion.attributed' AND e.customer_id IS NOT NULL
+             WHERE e.id > $4 AND e.id <= $5
+               AND e.event_type = 'conversion.attributed' AND e.customer_id IS NOT NULL
                AND e.occurred_at > $2 AND e.occurred_at <= $3
-               AND NOT EXISTS (SELECT 1 FROM loyalty_ledger l WHERE l.idempotency_key = 'bonus:' || e.idempotency_key)
              ON CONFLICT (idempotency_key) DO NOTHING")
-            .bind(rules.campaign_bonus).bind(cutoff).bind(now).execute(pool).await.map(|r| r.rows_affected()))
+            .bind(rules.campaign_bonus).bind(cutoff).bind(now).bind(last_event).bind(max_event)
+            .execute(pool).await.map(|r| r.rows_affected()))
         .map_err(Error::db("posting campaign bonuses"))?
     } else {
         0
     };
+    write_cursor(store, "loyalty_event_id", max_event).await?;
+
     // Oldest points are spent first, so what expires is what was earned before the cutoff and
     // not yet spent or expired; the balance after expiry is what was earned since, never < 0.
+    // Only customers with points that crossed the cutoff since the last pass can owe expiry.
+    let last_cutoff = read_cursor(store, "loyalty_expiry_cutoff").await?;
     let day = chrono::DateTime::from_timestamp(now, 0)
         .map(|t| t.format(":%Y-%m-%d").to_string())
         .unwrap_or_default();
@@ -64,11 +88,15 @@ pub async fn post_due(store: &Store, rules: &LoyaltySettings, now: i64) -> Resul
          FROM (SELECT customer_id,
                       SUM(CASE WHEN points > 0 AND occurred_at <= $1 THEN points ELSE 0 END) AS earned_before,
                       -SUM(CASE WHEN points < 0 THEN points ELSE 0 END) AS consumed
-               FROM loyalty_ledger GROUP BY customer_id) t
+               FROM loyalty_ledger
+               WHERE customer_id IN (SELECT customer_id FROM loyalty_ledger
+                                     WHERE entry_kind IN ('earn', 'adjust') AND occurred_at > $4 AND occurred_at <= $1)
+               GROUP BY customer_id) t
          WHERE earned_before > consumed
          ON CONFLICT (idempotency_key) DO NOTHING")
-        .bind(cutoff).bind(now).bind(day).execute(pool).await.map(|r| r.rows_affected()))
+        .bind(cutoff).bind(now).bind(day).bind(last_cutoff).execute(pool).await.map(|r| r.rows_affected()))
     .map_err(Error::db("expiring points"))?;
+    write_cursor(store, "loyalty_expiry_cutoff", cutoff).await?;
     Ok(LoyaltyPass {
         purchases,
         bonuses,

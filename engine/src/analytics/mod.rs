@@ -24,11 +24,12 @@ pub mod recompute;
 pub mod rfm;
 pub mod special;
 pub mod stats;
+pub mod summaries;
 
 #[cfg(test)]
 mod tests;
 
-pub use recompute::{Recompute, recompute};
+pub use recompute::{Recompute, purchase_histories, recompute};
 
 use serde::{Deserialize, Serialize};
 

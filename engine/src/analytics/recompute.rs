@@ -10,6 +10,7 @@ use super::bgnbd::{BgNbd, Fit, History};
 use super::gamma_gamma::{GammaGamma, Spend};
 use super::loyalty::{self, LoyaltyPass};
 use super::rfm::{percentile_ranks, quintiles};
+use super::summaries;
 use super::{AnalyticsSettings, LoyaltySettings};
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -19,7 +20,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Instant;
 
-const WEEK: f64 = 604_800.0;
+const DAY: i64 = 86_400;
 /// Sen per million rupiah: the spend model is fitted in millions of rupiah.
 const SEN_PER_MILLION: f64 = 1e8;
 
@@ -38,6 +39,8 @@ pub struct Recompute {
     pub kept_previous_model_scores: bool,
     /// Loyalty entries posted.
     pub loyalty: LoyaltyPass,
+    /// Customers whose purchase totals were summed again (None: all, the first time).
+    pub resummed: Option<u64>,
     /// Customers who moved up a tier.
     pub tier_upgrades: u64,
     /// Customers who moved down a tier.
@@ -92,19 +95,13 @@ pub async fn recompute(store: &Store, s: &AnalyticsSettings, now: i64) -> Result
     };
     let loyalty = loyalty::post_due(store, &s.loyalty, now).await?;
     lap("loyalty", &mut timings);
-    let rows = read_inputs(store, now).await?;
+    let resummed = summaries::refresh(store, now).await?;
+    lap("summaries", &mut timings);
+    let rows = read_inputs(store).await?;
     lap("read", &mut timings);
 
     let buyers: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].orders > 0).collect();
-    let history = |r: &Inputs| {
-        let first = r.first_at.unwrap_or(now);
-        History {
-            x: u32::try_from(r.orders - 1).unwrap_or(0),
-            t_x: (r.last_at.unwrap_or(first) - first) as f64 / WEEK,
-            t: (now - first) as f64 / WEEK,
-        }
-    };
-    let histories: Vec<History> = buyers.iter().map(|&i| history(&rows[i])).collect();
+    let histories: Vec<History> = buyers.iter().map(|&i| history_at(&rows[i], now)).collect();
     let spends: Vec<Spend> = buyers
         .iter()
         .filter(|&&i| rows[i].orders >= 2)
@@ -126,6 +123,7 @@ pub async fn recompute(store: &Store, s: &AnalyticsSettings, now: i64) -> Result
 
     let (tier_upgrades, tier_downgrades) =
         record_tier_changes(store, &rows, &scores, &s.loyalty, now).await?;
+    lap("events", &mut timings);
     write_scores(store, &rows, &scores, now).await?;
     save_fit(store, "bgnbd", &bgnbd, now).await?;
     save_fit(store, "gamma_gamma", &gamma_gamma, now).await?;
@@ -137,10 +135,35 @@ pub async fn recompute(store: &Store, s: &AnalyticsSettings, now: i64) -> Result
         gamma_gamma,
         kept_previous_model_scores: kept_previous,
         loyalty,
+        resummed,
         tier_upgrades,
         tier_downgrades,
         timings,
     })
+}
+
+/// Every buyer's purchase history at `now`, as the BG/NBD fit sees it (for benchmarks and
+/// comparisons with other implementations).
+pub async fn purchase_histories(store: &Store, now: i64) -> Result<Vec<History>> {
+    summaries::refresh(store, now).await?;
+    let rows = read_inputs(store).await?;
+    Ok(rows
+        .iter()
+        .filter(|r| r.orders > 0)
+        .map(|r| history_at(r, now))
+        .collect())
+}
+
+/// The BG/NBD history of a customer, times in whole days expressed in weeks (as transaction
+/// summaries usually are; it also lets the fit share work between customers).
+fn history_at(r: &Inputs, now: i64) -> History {
+    let first = r.first_at.unwrap_or(now);
+    let weeks = |seconds: i64| (seconds.max(0) / DAY) as f64 / 7.0;
+    History {
+        x: u32::try_from(r.orders - 1).unwrap_or(0),
+        t_x: weeks(r.last_at.unwrap_or(first) - first),
+        t: weeks(now - first),
+    }
 }
 
 fn mean_spend(r: &Inputs) -> Spend {
@@ -150,29 +173,67 @@ fn mean_spend(r: &Inputs) -> Spend {
     }
 }
 
-async fn read_inputs(store: &Store, now: i64) -> Result<Vec<Inputs>> {
-    let year_ago = now - 365 * 86_400;
-    with_pool!(store, pool => sqlx::query_as::<_, Inputs>(
-        "SELECT c.id,
-                CAST(COALESCE(o.n, 0) AS BIGINT) AS orders, o.first_at, o.last_at,
+async fn read_inputs(store: &Store) -> Result<Vec<Inputs>> {
+    let ctx = "reading customer summaries";
+    match store {
+        Store::Sqlite(pool) => {
+            sqlx::query_as::<_, Inputs>(sqlx::AssertSqlSafe(READ_INPUTS.replace("{range}", "")))
+                .fetch_all(pool)
+                .await
+                .map_err(Error::db(ctx))
+        }
+        Store::Postgres(pool) => {
+            // Two halves of the id range on two connections: the server reads and this side
+            // decodes on both cores.
+            let (lo, hi): (i64, i64) = sqlx::query_as(
+                "SELECT CAST(COALESCE(MIN(id), 0) AS BIGINT), CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM customers",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(Error::db(ctx))?;
+            let mid = lo + (hi - lo) / 2;
+            let half = |from: i64, to: i64| async move {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET LOCAL work_mem = '256MB'")
+                    .execute(&mut *tx)
+                    .await?;
+                // Every table here is keyed by customer: walking the primary keys in step
+                // beats building a million-row hash table per join.
+                sqlx::query("SET LOCAL enable_hashjoin = off")
+                    .execute(&mut *tx)
+                    .await?;
+                let sql = READ_INPUTS.replace("{range}", "AND c.id >= $1 AND c.id <= $2");
+                let rows = sqlx::query_as::<_, Inputs>(sqlx::AssertSqlSafe(sql))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(rows)
+            };
+            let (mut first, second) =
+                futures::try_join!(half(lo, mid), half(mid + 1, hi)).map_err(Error::db(ctx))?;
+            first.extend(second);
+            Ok(first)
+        }
+    }
+}
+
+/// One summary row per customer (`{range}`: an optional id range).
+const READ_INPUTS: &str = "SELECT c.id,
+                CAST(COALESCE(o.orders, 0) AS BIGINT) AS orders, o.first_at, o.last_at,
                 CAST(COALESCE(o.revenue, 0) AS BIGINT) AS revenue,
                 CAST(COALESCE(o.cogs, 0) AS BIGINT) AS cogs,
                 CAST(COALESCE(o.discount, 0) AS BIGINT) AS discount,
-                CAST(COALESCE(l.balance, 0) AS BIGINT) AS balance,
-                CAST(COALESCE(l.earned, 0) AS BIGINT) AS earned_12m,
+                CAST(COALESCE(o.points, 0) AS BIGINT) AS balance,
+                CAST(COALESCE(o.points_12m, 0) AS BIGINT) AS earned_12m,
                 CAST(COALESCE(m.email, 0) AS BIGINT) AS email_sent,
                 CAST(COALESCE(m.sms, 0) AS BIGINT) AS sms_sent,
                 CAST(COALESCE(m.webhook, 0) AS BIGINT) AS webhook_sent,
                 CAST(COALESCE(k.n, 0) AS BIGINT) AS complaints,
                 s.tier AS old_tier
          FROM customers c
-         LEFT JOIN (SELECT customer_id, COUNT(*) AS n, MIN(placed_at) AS first_at, MAX(placed_at) AS last_at,
-                           SUM(value) AS revenue, SUM(cost) AS cogs, SUM(discount) AS discount
-                    FROM orders WHERE status NOT IN ('quoted', 'cancelled') AND placed_at <= $1
-                    GROUP BY customer_id) o ON o.customer_id = c.id
-         LEFT JOIN (SELECT customer_id, SUM(points) AS balance,
-                           SUM(CASE WHEN points > 0 AND occurred_at > $2 AND occurred_at <= $1 THEN points ELSE 0 END) AS earned
-                    FROM loyalty_ledger GROUP BY customer_id) l ON l.customer_id = c.id
+         LEFT JOIN customer_summaries o ON o.customer_id = c.id
          LEFT JOIN (SELECT customer_id,
                            SUM(CASE WHEN channel = 'email' THEN 1 ELSE 0 END) AS email,
                            SUM(CASE WHEN channel = 'sms' THEN 1 ELSE 0 END) AS sms,
@@ -180,11 +241,8 @@ async fn read_inputs(store: &Store, now: i64) -> Result<Vec<Inputs>> {
                     FROM outbox WHERE status = 'sent' GROUP BY customer_id) m ON m.customer_id = c.id
          LEFT JOIN (SELECT customer_id, COUNT(*) AS n FROM complaints GROUP BY customer_id) k ON k.customer_id = c.id
          LEFT JOIN customer_scores s ON s.customer_id = c.id
-         WHERE c.erased_at IS NULL
-         ORDER BY c.id")
-        .bind(now).bind(year_ago).fetch_all(pool).await)
-    .map_err(Error::db("reading customer summaries"))
-}
+         WHERE c.erased_at IS NULL {range}
+         ORDER BY c.id";
 
 async fn previous_fits(store: &Store) -> Result<(Option<BgNbd>, Option<GammaGamma>)> {
     let rows: Vec<(String, String)> = with_pool!(store, pool => sqlx::query_as(
@@ -257,12 +315,7 @@ fn score(
             return out;
         }
         let Some(model) = bg else { return out };
-        let first = r.first_at.unwrap_or(now);
-        let h = History {
-            x: u32::try_from(r.orders - 1).unwrap_or(0),
-            t_x: (r.last_at.unwrap_or(first) - first) as f64 / WEEK,
-            t: (now - first) as f64 / WEEK,
-        };
+        let h = history_at(r, now);
         let m = mean_spend(r);
         let spend_millions = match gg {
             Some(g) => g.expected_spend(m.x, m.m),
@@ -274,15 +327,25 @@ fn score(
             company_margin
         };
         let per_purchase = spend_millions * 1e6 * margin;
+        // Purchases expected per quarter (the last one may be shorter), each discounted from
+        // the middle of its quarter.
         let mut clv = 0.0;
         let mut before = 0.0;
-        for month in 1..=horizon {
-            let e = model.expected_purchases(f64::from(month) * 52.0 / 12.0, &h);
-            clv += (e - before).max(0.0) * per_purchase / (1.0 + monthly).powi(month as i32);
+        let mut month = 0;
+        let mut year = None;
+        while month < horizon {
+            let end = (month + 3).min(horizon);
+            let e = model.expected_purchases(f64::from(end) * 52.0 / 12.0, &h);
+            if end == 12 {
+                year = Some(e);
+            }
+            let middle = f64::from(month + end) / 2.0;
+            clv += (e - before).max(0.0) * per_purchase / (1.0 + monthly).powf(middle);
             before = e;
+            month = end;
         }
         out.p_alive = Some(model.p_alive(&h));
-        out.expected_purchases = Some(model.expected_purchases(52.0, &h));
+        out.expected_purchases = Some(year.unwrap_or_else(|| model.expected_purchases(52.0, &h)));
         out.expected_spend = Some(spend_millions * 1e6);
         out.clv = clv.is_finite().then_some(clv);
         out
@@ -439,25 +502,71 @@ async fn write_scores(store: &Store, rows: &[Inputs], scores: &[Scores], now: i6
     let ctx = "writing customer scores";
     match store {
         Store::Postgres(pool) => {
-            let mut text = String::with_capacity(rows.len() * 120);
-            for (r, s) in rows.iter().zip(scores) {
-                copy_line(&mut text, r, s, now);
-            }
+            // The binary COPY rows, built on all cores.
+            let workers = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8);
+            let chunk = rows.len().div_ceil(workers).max(1);
+            let parts: Vec<Vec<u8>> = std::thread::scope(|sc| {
+                let handles: Vec<_> = rows
+                    .chunks(chunk)
+                    .zip(scores.chunks(chunk))
+                    .map(|(rs, ss)| {
+                        sc.spawn(move || {
+                            let mut bytes = Vec::with_capacity(rs.len() * 190);
+                            for (r, s) in rs.iter().zip(ss) {
+                                copy_row(&mut bytes, r, s, now);
+                            }
+                            bytes
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_default())
+                    .collect()
+            });
             let mut tx = pool.begin().await.map_err(Error::db(ctx))?;
-            sqlx::query("TRUNCATE customer_scores")
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::db(ctx))?;
+            // Loading into a bare table and indexing afterwards is faster than maintaining the
+            // indexes row by row; readers wait for the commit either way (TRUNCATE's lock).
+            for ddl in [
+                "TRUNCATE customer_scores",
+                "DROP INDEX IF EXISTS customer_scores_tier",
+                "ALTER TABLE customer_scores DROP CONSTRAINT IF EXISTS customer_scores_pkey",
+            ] {
+                sqlx::query(ddl)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::db(ctx))?;
+            }
             let mut copy = tx
                 .copy_in_raw(&format!(
-                    "COPY customer_scores ({SCORE_COLUMNS}) FROM STDIN"
+                    "COPY customer_scores ({SCORE_COLUMNS}) FROM STDIN (FORMAT binary)"
                 ))
                 .await
                 .map_err(Error::db(ctx))?;
-            for part in text.as_bytes().chunks(1 << 20) {
-                copy.send(part).await.map_err(Error::db(ctx))?;
+            // Signature, flags, header extension; then the rows; then the trailer.
+            let mut header = b"PGCOPY\n\xff\r\n\0".to_vec();
+            header.extend_from_slice(&[0u8; 8]);
+            copy.send(header).await.map_err(Error::db(ctx))?;
+            for bytes in &parts {
+                for part in bytes.chunks(1 << 20) {
+                    copy.send(part).await.map_err(Error::db(ctx))?;
+                }
             }
+            copy.send((-1i16).to_be_bytes().to_vec())
+                .await
+                .map_err(Error::db(ctx))?;
             copy.finish().await.map_err(Error::db(ctx))?;
+            for ddl in [
+                "ALTER TABLE customer_scores ADD PRIMARY KEY (customer_id)",
+                "CREATE INDEX customer_scores_tier ON customer_scores (tier)",
+            ] {
+                sqlx::query(ddl)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::db(ctx))?;
+            }
             tx.commit().await.map_err(Error::db(ctx))?;
         }
         Store::Sqlite(pool) => {
@@ -498,41 +607,52 @@ async fn write_scores(store: &Store, rows: &[Inputs], scores: &[Scores], now: i6
     Ok(())
 }
 
-/// One row of PostgreSQL's COPY text format. Every text value is a tier name (checked to be
-/// lower-case words) or digits, so nothing needs escaping; NULL is `\N`.
-fn copy_line(out: &mut String, r: &Inputs, s: &Scores, now: i64) {
-    use std::fmt::Write as _;
-    let f = |v: Option<f64>| match v {
-        Some(x) if x.is_finite() => x.to_string(),
-        _ => "\\N".to_owned(),
-    };
-    let (rr, rf, rm, cell) = match s.rfm {
-        Some((a, b, c)) => (
-            a.to_string(),
-            b.to_string(),
-            c.to_string(),
-            format!("{a}{b}{c}"),
-        ),
-        None => ("\\N".into(), "\\N".into(), "\\N".into(), "\\N".into()),
-    };
-    let tier: String = s
-        .tier
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .collect();
-    let _ = writeln!(
-        out,
-        "{}\t{rr}\t{rf}\t{rm}\t{cell}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{tier}\t{}\t{}\t{}\t{now}",
-        r.id,
-        f(s.p_alive),
-        f(s.p_alive.map(|p| 1.0 - p)),
-        f(s.expected_purchases),
-        f(s.clv),
-        f(Some(s.profit)),
-        f(s.clv_percentile),
-        f(Some(s.profit_percentile)),
-        r.balance,
-        r.earned_12m,
-        f(s.expected_spend),
-    );
+/// One row of PostgreSQL's binary COPY format: a field count, then each field as a length
+/// (−1 for NULL) and its big-endian bytes, in `SCORE_COLUMNS` order and types.
+fn copy_row(out: &mut Vec<u8>, r: &Inputs, s: &Scores, now: i64) {
+    fn int8(out: &mut Vec<u8>, v: i64) {
+        out.extend_from_slice(&8i32.to_be_bytes());
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    fn float8(out: &mut Vec<u8>, v: Option<f64>) {
+        match v {
+            Some(x) if x.is_finite() => {
+                out.extend_from_slice(&8i32.to_be_bytes());
+                out.extend_from_slice(&x.to_be_bytes());
+            }
+            _ => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    fn text(out: &mut Vec<u8>, v: &str) {
+        out.extend_from_slice(&i32::try_from(v.len()).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(v.as_bytes());
+    }
+    out.extend_from_slice(&17i16.to_be_bytes());
+    int8(out, r.id);
+    match s.rfm {
+        Some((a, b, c)) => {
+            for v in [a, b, c] {
+                out.extend_from_slice(&2i32.to_be_bytes());
+                out.extend_from_slice(&v.to_be_bytes());
+            }
+            text(out, &format!("{a}{b}{c}"));
+        }
+        None => {
+            for _ in 0..4 {
+                out.extend_from_slice(&(-1i32).to_be_bytes());
+            }
+        }
+    }
+    float8(out, s.p_alive);
+    float8(out, s.p_alive.map(|p| 1.0 - p));
+    float8(out, s.expected_purchases);
+    float8(out, s.clv);
+    float8(out, Some(s.profit));
+    float8(out, s.clv_percentile);
+    float8(out, Some(s.profit_percentile));
+    text(out, &s.tier);
+    int8(out, r.balance);
+    int8(out, r.earned_12m);
+    float8(out, s.expected_spend);
+    int8(out, now);
 }
