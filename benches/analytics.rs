@@ -6,7 +6,10 @@
 //! cargo bench --bench analytics -- 1000000
 //! ```
 //! Loads `generate-sample --customers N` (customers, orders, complaints; about ten orders per
-//! customer) into the PostgreSQL database `jalin_bench_analytics_N` the first time.
+//! customer) into the PostgreSQL database `jalin_bench_analytics_N` the first time. Three
+//! recomputes follow: from scratch (summaries built from every order, loyalty entries checked
+//! for every order, cold fit), a nightly one (incremental summaries, warm-started fit) and one
+//! with a cold fit (everyone rescored, the fit from a neutral start).
 
 use jalin_engine::analytics::bgnbd::BgNbd;
 use jalin_engine::analytics::{AnalyticsSettings, purchase_histories, recompute};
@@ -107,8 +110,18 @@ fn main() {
         let settings = AnalyticsSettings::default();
 
         let mut runs = Vec::new();
-        let labels: &[&str] = if std::env::var_os("JALIN_BENCH_FIT_ONLY").is_some() { &[] } else { &["first after loading", "nightly (warm start)", "cold fit"] };
+        let labels: &[&str] = if std::env::var_os("JALIN_BENCH_FIT_ONLY").is_some() { &[] } else { &["from scratch", "nightly (warm start)", "cold fit"] };
         for &label in labels {
+            if label == "from scratch" {
+                // As after a first import: no summaries, no cursors, no previous fit.
+                for sql in [
+                    "DELETE FROM customer_summaries",
+                    "DELETE FROM scheduler_state WHERE name LIKE 'summary_%' OR name LIKE 'loyalty_%'",
+                    "DELETE FROM analytics_fits",
+                ] {
+                    with_pool!(&store, pool => sqlx::query(sql).execute(pool).await.map(|_| ())).expect("reset");
+                }
+            }
             if label == "cold fit" {
                 with_pool!(&store, pool => sqlx::query("DELETE FROM analytics_fits").execute(pool).await.map(|_| ())).expect("reset fits");
             }

@@ -32,7 +32,19 @@ struct DemoReport {
     database_url: String,
     imported: Vec<(String, u64)>,
     campaigns: CampaignsReport,
+    analytics: DemoAnalytics,
     seconds: f64,
+}
+
+/// What the closing recompute found.
+#[derive(Debug, Serialize)]
+struct DemoAnalytics {
+    scored: u64,
+    bgnbd: jalin_engine::analytics::bgnbd::BgNbd,
+    converged: bool,
+    at_risk: i64,
+    top20_profit_share: Option<f64>,
+    report: PathBuf,
 }
 
 pub(crate) async fn run(g: &Global, args: &DemoArgs) -> anyhow::Result<ExitCode> {
@@ -101,11 +113,13 @@ pub(crate) async fn run(g: &Global, args: &DemoArgs) -> anyhow::Result<ExitCode>
     }
     store.close().await;
     let campaigns = run_campaigns(g, &args.dir, &database_url).await?;
+    let analytics = score(g, &args.dir, &database_url).await?;
     let report = DemoReport {
         dir: args.dir.clone(),
         database_url,
         imported,
         campaigns,
+        analytics,
         seconds: started.elapsed().as_secs_f64(),
     };
     if g.json {
@@ -122,4 +136,47 @@ pub(crate) async fn run(g: &Global, args: &DemoArgs) -> anyhow::Result<ExitCode>
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Step 7: every customer scored from what happened, and the customer report as HTML.
+async fn score(
+    g: &Global,
+    dir: &std::path::Path,
+    database_url: &str,
+) -> anyhow::Result<DemoAnalytics> {
+    let settings =
+        jalin_workers::settings::Settings::load(&g.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = Store::connect(database_url).await?;
+    let now = Utc::now().timestamp();
+    let r = jalin_engine::analytics::recompute(&store, &settings.analytics, now).await?;
+    let customers = jalin_engine::analytics::aggregates::customers_report(&store, now).await?;
+    store.close().await;
+    let file = dir.join("report.html");
+    let page = super::report::html::customers(&settings.company.name, &customers);
+    super::report::write_atomically(&file, &page)?;
+    let p = r.bgnbd.params;
+    if !g.json {
+        outln!(
+            "7. Scores for {} customers: BG/NBD r {:.2} α {:.2} a {:.2} b {:.2}; {} buyers likely lapsed (P(alive) < 50%); the top 20% bring {} of profit",
+            count(r.customers),
+            p.r,
+            p.alpha,
+            p.a,
+            p.b,
+            count(u64::try_from(customers.at_risk).unwrap_or(0)),
+            customers
+                .pareto
+                .top20_share
+                .map_or("-".into(), super::report::pct)
+        );
+        outln!("   Report with charts: {}", file.display());
+    }
+    Ok(DemoAnalytics {
+        scored: r.customers,
+        bgnbd: p,
+        converged: r.bgnbd.converged,
+        at_risk: customers.at_risk,
+        top20_profit_share: customers.pareto.top20_share,
+        report: file,
+    })
 }

@@ -1115,3 +1115,52 @@ async fn send_and_deliver(db: &TestDb) {
     assert_eq!(smtp.wait_for(1).len(), 1);
 }
 both_backends!(send_deliver_returns_with_retries_pending, send_and_deliver);
+
+/// A history imported just before the scheduler starts (thousands of events recorded a moment
+/// ago, below the trigger cursor) must not crowd a live event out of the trigger scan.
+async fn fresh_history_does_not_crowd_out_live_events(db: &TestDb) {
+    let now = Utc::now().timestamp();
+    let exec = |sql: String| async move {
+        with_pool!(&db.store, pool => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.map(|_| ()))
+            .expect("sql");
+    };
+    exec("INSERT INTO customers (external_ref, kind, name, locale, time_zone, created_at) VALUES ('T1', 'consumer', 'T', 'id', 'Asia/Jakarta', 0)".into()).await;
+    let customer = db.scalar("SELECT id FROM customers").await;
+    exec(format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000)
+         INSERT INTO events (event_type, occurred_at, customer_id, idempotency_key, recorded_at)
+         SELECT 'email.opened', 1000000 + i, {customer}, 'old-' || CAST(i AS TEXT), {now} FROM n"
+    ))
+    .await;
+    jalin_engine::campaigns::init_trigger_cursor(&db.store)
+        .await
+        .expect("cursor");
+    let cursor = jalin_engine::campaigns::read_cursor(&db.store, "triggers")
+        .await
+        .expect("read");
+    exec(format!(
+        "INSERT INTO events (event_type, occurred_at, customer_id, idempotency_key, payload, recorded_at)
+         VALUES ('order.status_changed', {now}, {customer}, 'live-1', '{{\"status\":\"shipped\",\"order\":\"SO-1\"}}', {now})"
+    ))
+    .await;
+    let (project, errors) = Project::load(&crate::segments::repo_config());
+    assert!(errors.is_empty(), "{errors:?}");
+    let (fires, next) = jalin_engine::campaigns::scan_triggers(
+        &db.store,
+        &project.campaigns,
+        cursor,
+        now,
+        30,
+        5000,
+    )
+    .await
+    .expect("scan");
+    assert!(
+        fires
+            .iter()
+            .any(|f| f.campaign == "order-status" && f.customer_id == customer),
+        "{fires:?}"
+    );
+    assert_eq!(next, cursor + 1);
+}
+both_backends!(fresh_history, fresh_history_does_not_crowd_out_live_events);

@@ -205,4 +205,11 @@ fn demo_runs_every_example_campaign_end_to_end() {
         tasks.contains("task.created") && tasks.contains("webhook-signature"),
         "{tasks}"
     );
+    // The loop closes in the scores: everyone scored, the models fitted, a report written.
+    let a = &report["analytics"];
+    assert_eq!(a["scored"], 1500, "{a}");
+    assert_eq!(a["converged"], true, "{a}");
+    assert!(a["bgnbd"]["r"].as_f64().is_some_and(|r| r > 0.0), "{a}");
+    let page = std::fs::read_to_string(dir.path("demo/report.html")).expect("report.html");
+    assert!(page.contains("<svg") && page.contains("Cohort retention"));
 }

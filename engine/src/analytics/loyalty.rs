@@ -38,17 +38,27 @@ pub async fn post_due(store: &Store, rules: &LoyaltySettings, now: i64) -> Resul
     let max_order: i64 = with_pool!(store, pool => sqlx::query_scalar(
         "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM orders").fetch_one(pool).await)
     .map_err(Error::db("reading orders"))?;
-    let purchases = with_pool!(store, pool => sqlx::query(
-        "INSERT INTO loyalty_ledger (customer_id, entry_kind, points, occurred_at, reason, order_id, idempotency_key)
-         SELECT o.customer_id, 'earn', o.value / 1000000, o.placed_at, 'purchase', o.id, 'earn:' || o.external_ref
-         FROM orders o
-         WHERE ((o.id > $3 AND o.id <= $4) OR (o.placed_at > $5 AND o.placed_at <= $2))
-           AND o.status NOT IN ('quoted', 'cancelled') AND o.value >= 1000000
-           AND o.placed_at > $1 AND o.placed_at <= $2
-           AND NOT EXISTS (SELECT 1 FROM loyalty_ledger l WHERE l.idempotency_key = 'earn:' || o.external_ref)
-         ON CONFLICT (idempotency_key) DO NOTHING")
-        .bind(cutoff).bind(now).bind(last_order).bind(max_order).bind(last_now)
-        .execute(pool).await.map(|r| r.rows_affected()))
+    let pg = store.backend() == crate::store::Backend::Postgres;
+    let purchases = with_pool!(store, pool => async {
+        let mut tx = pool.begin().await?;
+        if pg {
+            // After a large import every order is new: room for one hash anti-join.
+            sqlx::query("SET LOCAL work_mem = '256MB'").execute(&mut *tx).await?;
+        }
+        let n = sqlx::query(
+            "INSERT INTO loyalty_ledger (customer_id, entry_kind, points, occurred_at, reason, order_id, idempotency_key)
+             SELECT o.customer_id, 'earn', o.value / 1000000, o.placed_at, 'purchase', o.id, 'earn:' || o.external_ref
+             FROM orders o
+             WHERE ((o.id > $3 AND o.id <= $4) OR (o.placed_at > $5 AND o.placed_at <= $2))
+               AND o.status NOT IN ('quoted', 'cancelled') AND o.value >= 1000000
+               AND o.placed_at > $1 AND o.placed_at <= $2
+               AND NOT EXISTS (SELECT 1 FROM loyalty_ledger l WHERE l.idempotency_key = 'earn:' || o.external_ref)
+             ON CONFLICT (idempotency_key) DO NOTHING")
+            .bind(cutoff).bind(now).bind(last_order).bind(max_order).bind(last_now)
+            .execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(n)
+    }.await)
     .map_err(Error::db("posting purchase points"))?;
     write_cursor(store, "loyalty_order_id", max_order).await?;
     write_cursor(store, "loyalty_order_at", now).await?;

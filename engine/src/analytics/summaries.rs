@@ -28,6 +28,23 @@ const SUM_POINTS: &str = "INSERT INTO customer_summaries (customer_id, points, p
      GROUP BY customer_id ORDER BY customer_id
      ON CONFLICT (customer_id) DO UPDATE SET points = excluded.points, points_12m = excluded.points_12m";
 
+/// Every customer's totals from scratch (`$1` now).
+const SUM_ALL: &str = "INSERT INTO customer_summaries
+       (customer_id, orders, first_at, last_at, revenue, cogs, discount, points, points_12m)
+     SELECT COALESCE(o.customer_id, l.customer_id), COALESCE(o.n, 0), o.first_at, o.last_at,
+            COALESCE(o.revenue, 0), COALESCE(o.cogs, 0), COALESCE(o.discount, 0),
+            COALESCE(l.points, 0), COALESCE(l.points_12m, 0)
+     FROM (SELECT customer_id, COUNT(*) AS n, MIN(placed_at) AS first_at, MAX(placed_at) AS last_at,
+                  SUM(value) AS revenue, SUM(cost) AS cogs, SUM(discount) AS discount
+           FROM orders WHERE status NOT IN ('quoted', 'cancelled') AND placed_at <= $1
+           GROUP BY customer_id) o
+     FULL OUTER JOIN
+          (SELECT customer_id, SUM(points) AS points,
+                  SUM(CASE WHEN points > 0 AND occurred_at > $1 - 31536000 AND occurred_at <= $1 THEN points ELSE 0 END) AS points_12m
+           FROM loyalty_ledger GROUP BY customer_id) l
+       ON l.customer_id = o.customer_id
+     ORDER BY 1";
+
 /// Brings the summaries up to `now`; returns how many customers were summed again (None for a
 /// full rebuild, the first time).
 pub async fn refresh(store: &Store, now: i64) -> Result<Option<u64>> {
@@ -52,11 +69,6 @@ pub async fn refresh(store: &Store, now: i64) -> Result<Option<u64>> {
     let changed_points = "AND customer_id IN (SELECT customer_id FROM loyalty_ledger
            WHERE (id > $3 AND id <= $4)
               OR (entry_kind IN ('earn', 'adjust') AND occurred_at > $2 - 31536000 AND occurred_at <= $1 - 31536000))";
-    let (order_filter, points_filter) = if full {
-        ("", "")
-    } else {
-        (changed_orders, changed_points)
-    };
     let pg = store.backend() == Backend::Postgres;
     let resummed = with_pool!(store, pool => async {
         let mut tx = pool.begin().await?;
@@ -64,10 +76,13 @@ pub async fn refresh(store: &Store, now: i64) -> Result<Option<u64>> {
             // A full rebuild hashes every customer: room to do it in memory.
             sqlx::query("SET LOCAL work_mem = '256MB'").execute(&mut *tx).await?;
         }
-        let reset = if full {
+        if full {
             sqlx::query("DELETE FROM customer_summaries").execute(&mut *tx).await?;
-            0
-        } else {
+            sqlx::query(SUM_ALL).bind(now).execute(&mut *tx).await?;
+            tx.commit().await?;
+            return Ok::<_, sqlx::Error>(0);
+        }
+        let reset = {
             // Customers whose every order was cancelled have no row to upsert: zero them first.
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE customer_summaries SET orders = 0, first_at = NULL, last_at = NULL, revenue = 0, cogs = 0, discount = 0
@@ -76,16 +91,12 @@ pub async fn refresh(store: &Store, now: i64) -> Result<Option<u64>> {
                 .bind(c.event).bind(max_event)
                 .execute(&mut *tx).await?.rows_affected()
         };
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(SUM_ORDERS.replace("{filter}", order_filter))).bind(now);
-        if !full {
-            q = q.bind(c.order).bind(max_order).bind(c.run).bind(max_run).bind(c.at).bind(c.event).bind(max_event);
-        }
-        let orders = q.execute(&mut *tx).await?.rows_affected();
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(SUM_POINTS.replace("{filter}", points_filter))).bind(now);
-        if !full {
-            q = q.bind(c.at).bind(c.entry).bind(max_entry);
-        }
-        let points = q.execute(&mut *tx).await?.rows_affected();
+        let orders = sqlx::query(sqlx::AssertSqlSafe(SUM_ORDERS.replace("{filter}", changed_orders)))
+            .bind(now).bind(c.order).bind(max_order).bind(c.run).bind(max_run).bind(c.at).bind(c.event).bind(max_event)
+            .execute(&mut *tx).await?.rows_affected();
+        let points = sqlx::query(sqlx::AssertSqlSafe(SUM_POINTS.replace("{filter}", changed_points)))
+            .bind(now).bind(c.at).bind(c.entry).bind(max_entry)
+            .execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok::<_, sqlx::Error>(reset.max(orders) + points)
     }.await)

@@ -38,7 +38,8 @@ pub struct TriggerFire {
 }
 
 /// Reads up to `limit` events after `cursor` (and those recorded in the last `lookback_seconds`)
-/// and returns the runs they start and the new cursor.
+/// and returns the runs they start and the new cursor. Events after the cursor come first: a
+/// freshly imported history (recorded just now, below the cursor) must not crowd them out.
 pub async fn scan_triggers(
     store: &Store,
     campaigns: &CampaignSet,
@@ -54,7 +55,8 @@ pub async fn scan_triggers(
     let rows: Vec<(i64, String, i64, Option<i64>, String)> =
         with_pool!(store, pool => sqlx::query_as(
         "SELECT id, event_type, occurred_at, customer_id, CAST(payload AS TEXT) FROM events
-         WHERE id > $1 OR (recorded_at >= $2 AND id > $1 - 10000) ORDER BY id LIMIT $3")
+         WHERE id > $1 OR (recorded_at >= $2 AND id > $1 - 10000)
+         ORDER BY CASE WHEN id > $1 THEN 0 ELSE 1 END, id LIMIT $3")
         .bind(cursor).bind(now - lookback_seconds).bind(limit).fetch_all(pool).await)
         .map_err(Error::db("reading events for triggers"))?;
     let mut next = cursor;

@@ -1,7 +1,7 @@
 //! `jalin report customers | campaign NAME | loyalty`: terminal tables (80 columns), `--json`,
 //! or one self-contained HTML file with SVG charts (`--html FILE`).
 
-mod html;
+pub(crate) mod html;
 
 use super::Global;
 use super::output::{count, open_store, outln, print_json, table};
@@ -90,7 +90,7 @@ fn show<T: serde::Serialize>(g: &Global, r: &T, print: fn(&T)) {
 }
 
 /// Writes next to the target and renames, so a reader never sees half a file.
-fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     let tmp = path.with_extension("html.tmp");
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
