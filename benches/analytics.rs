@@ -11,6 +11,8 @@
 //! for every order, cold fit), a nightly one (incremental summaries, warm-started fit) and one
 //! with a cold fit (everyone rescored, the fit from a neutral start).
 
+mod common;
+
 use jalin_engine::analytics::bgnbd::BgNbd;
 use jalin_engine::analytics::{AnalyticsSettings, purchase_histories, recompute};
 use jalin_engine::import::{ImportKind, ImportOptions, import_file};
@@ -63,19 +65,6 @@ async fn load(store: &Store, n: u64, as_of: chrono::DateTime<chrono::Utc>) {
     }
     with_pool!(store, pool => sqlx::query("VACUUM ANALYZE").execute(pool).await.map(|_| ()))
         .expect("analyze");
-}
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn main() {
@@ -137,7 +126,7 @@ fn main() {
             );
             runs.push((label, secs, r));
         }
-        println!("peak RSS of this process: {:.0} MB", peak_rss_mb());
+        println!("peak RSS of this process: {:.0} MB", common::peak_rss_mb());
 
         // The reference: lifetimes' BetaGeoFitter on the same (x, t_x, T) in weeks.
         let histories = purchase_histories(&store, now).await.expect("histories");

@@ -7,22 +7,11 @@
 //! ```
 
 use jalin_workers::queue::{DeliverBatch, Handler, Queue};
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|k| k.parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kb| kb / 1000.0)
-}
 
 async fn ours(n: usize, concurrency: usize) -> (f64, f64) {
     let name = format!("jalin.bench.{}", std::process::id());
@@ -104,7 +93,7 @@ fn main() {
         .build()
         .expect("runtime");
     let (enqueue, process) = rt.block_on(ours(n, concurrency));
-    let rss = rss_mb();
+    let rss = common::peak_rss_mb();
     let reference = bullmq(n, concurrency);
     println!("queue on Redis, {n} no-op jobs, concurrency {concurrency}");
     println!(

@@ -2,4 +2,5 @@
 //! tests can drive both in-process.
 
 pub mod cli;
+mod html;
 mod server;

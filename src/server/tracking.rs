@@ -83,21 +83,6 @@ pub(crate) async fn click(
         .into_response())
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn page(english: bool, title: &str, body: &str) -> Html<String> {
     let lang = if english { "en" } else { "id" };
     Html(format!(
@@ -111,7 +96,7 @@ pub(crate) async fn unsubscribe_page(
 ) -> Result<Html<String>, Problem> {
     let (m, _) = message(&state, &token, Purpose::Unsubscribe).await?;
     let english = m.locale == "en";
-    let name = escape(&m.name);
+    let name = crate::html::escape(&m.name);
     let what = if m.channel == "sms" { "SMS" } else { "email" };
     let (title, text, button) = if english {
         (
@@ -126,7 +111,7 @@ pub(crate) async fn unsubscribe_page(
             "Berhenti berlangganan",
         )
     };
-    let token = escape(&token);
+    let token = crate::html::escape(&token);
     Ok(page(
         english,
         title,

@@ -5,21 +5,7 @@ use super::{pct, rp};
 use jalin_engine::analytics::aggregates::{CampaignReport, CustomersReport, LoyaltyReport};
 use std::fmt::Write as _;
 
-/// HTML-escapes text for element content and attribute values.
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::html::escape as esc;
 
 fn page(company: &str, title: &str, body: &str) -> String {
     format!(
@@ -436,10 +422,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            esc("<b>\"Toko\" & 'Mebel'</b>"),
-            "&lt;b&gt;&quot;Toko&quot; &amp; &#39;Mebel&#39;&lt;/b&gt;"
+    fn text_from_the_database_is_escaped() {
+        let t = table(&["name"], &[vec!["<script>alert('x')</script>".into()]]);
+        assert!(
+            t.contains("&lt;script&gt;") && !t.contains("<script>"),
+            "{t}"
+        );
+        let b = bars("a \"title\"", &[("<b>".into(), 1.0, "1".into())]);
+        assert!(
+            b.contains("aria-label=\"a &quot;title&quot;\"") && !b.contains("<b>"),
+            "{b}"
         );
     }
 }
