@@ -16,6 +16,7 @@ pub mod responses;
 pub mod sample;
 
 pub mod segments;
+pub mod sms_responses;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -518,8 +518,26 @@ async fn start_server(
     Ok(tokio::spawn(crate::server::serve(listener, state, stop)))
 }
 
-fn hook_secrets() -> anyhow::Result<crate::server::HookSecrets> {
-    crate::server::HookSecrets::from_env().map_err(|e| anyhow::anyhow!(e))
+/// Inbound webhook secrets: Standard Webhooks secrets from the environment, and Twilio's auth
+/// token (named by `[sms.twilio]`) with the URL Twilio calls back.
+fn hook_secrets(settings: &Settings) -> anyhow::Result<crate::server::HookSecrets> {
+    let mut secrets = crate::server::HookSecrets::from_env().map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(t) = &settings.sms.twilio {
+        let token = std::env::var(&t.auth_token_env).map_err(|_| {
+            anyhow::anyhow!(
+                "[sms.twilio] auth_token_env: {} is not set",
+                t.auth_token_env
+            )
+        })?;
+        let url = t.status_callback.clone().unwrap_or_else(|| {
+            format!(
+                "{}/hooks/sms/twilio",
+                settings.tracking.base_url.trim_end_matches('/')
+            )
+        });
+        secrets.twilio = Some(crate::server::TwilioHook { token, url });
+    }
+    Ok(secrets)
 }
 
 /// `jalin serve`.
@@ -531,7 +549,7 @@ pub(crate) async fn serve(g: &Global, args: &ServeArgs) -> anyhow::Result<ExitCo
     let state = crate::server::AppState::new(
         store.clone(),
         keys,
-        hook_secrets()?,
+        hook_secrets(&settings)?,
         &project.campaigns,
         Arc::new(SystemClock),
     );
@@ -558,7 +576,7 @@ pub(crate) async fn run_all(g: &Global, args: &RunArgs) -> anyhow::Result<ExitCo
     let state = crate::server::AppState::new(
         rt.store.clone(),
         rt.delivery.urls.keys().clone(),
-        hook_secrets()?,
+        hook_secrets(&rt.project.settings)?,
         &rt.project.campaigns,
         Arc::new(SystemClock),
     );

@@ -25,6 +25,7 @@ pub(crate) async fn respond(
         bounce: Some(secrets.clone()),
         orders: Some(secrets.clone()),
         call_center: Some(secrets.clone()),
+        twilio: None,
     };
     let state = crate::server::AppState::new(
         rt.store.clone(),

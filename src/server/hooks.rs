@@ -24,6 +24,8 @@ pub(crate) struct HookSecrets {
     pub(crate) bounce: Option<Vec<Secret>>,
     pub(crate) orders: Option<Vec<Secret>>,
     pub(crate) call_center: Option<Vec<Secret>>,
+    /// Twilio's callbacks (their own signature scheme).
+    pub(crate) twilio: Option<super::sms_hooks::TwilioHook>,
 }
 
 impl HookSecrets {
@@ -40,6 +42,7 @@ impl HookSecrets {
             bounce: read("JALIN_HOOK_SECRET_BOUNCE")?,
             orders: read("JALIN_HOOK_SECRET_ORDERS")?,
             call_center: read("JALIN_HOOK_SECRET_CALL_CENTER")?,
+            twilio: None,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 mod hooks;
 mod problem;
+mod sms_hooks;
 mod tracking;
 
 use axum::Router;
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 pub(crate) use hooks::HookSecrets;
+pub(crate) use sms_hooks::TwilioHook;
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -86,6 +88,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "post",
         "/u/{token}",
         "One-click unsubscribe (RFC 8058): withdraws consent for the channel",
+    ),
+    (
+        "post",
+        "/hooks/sms/twilio",
+        "Twilio status callbacks and incoming SMS (STOP/BERHENTI opts out), signed with X-Twilio-Signature",
     ),
     (
         "post",
@@ -175,6 +182,7 @@ pub(crate) fn router(state: AppState, body_limit: usize) -> Router {
         .route("/hooks/email/bounce", post(hooks::bounce))
         .route("/hooks/orders", post(hooks::orders))
         .route("/hooks/call-center", post(hooks::call_center))
+        .route("/hooks/sms/twilio", post(sms_hooks::twilio))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi()) }))

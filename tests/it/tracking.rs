@@ -383,3 +383,166 @@ both_backends!(
     server_records_opens_clicks_unsubscribes_and_bounces_once,
     server_records_responses_once
 );
+
+const TWILIO_TOKEN: &str = "twilio-test-auth-token";
+const TWILIO_URL: &str = "https://jalin.example/hooks/sms/twilio";
+
+/// Twilio's scheme, written out independently of the server's: base64 HMAC-SHA1 of the URL
+/// and the sorted name/value pairs.
+fn twilio_signed(params: &[(&str, &str)]) -> (String, String) {
+    use base64::Engine as _;
+    use hmac::{KeyInit, Mac};
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut data = TWILIO_URL.to_owned();
+    for (k, v) in &sorted {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut mac =
+        <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(TWILIO_TOKEN.as_bytes()).expect("key");
+    mac.update(data.as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
+    (body, signature)
+}
+
+async fn twilio_receipts_and_stop(db: &TestDb) {
+    let dir = Scratch::new();
+    dir.write("config/jalin.toml", &format!(
+        "[tracking]\nbase_url = \"http://127.0.0.1\"\nsecret_env = \"JALIN_TEST_NO_SUCH_SECRET\"\nkey_file = \"{}\"\n\n\
+         [sms.twilio]\naccount_sid = \"AC00000000000000000000000000000000\"\nauth_token_env = \"JALIN_TEST_TWILIO_TOKEN\"\nstatus_callback = \"{TWILIO_URL}\"\n",
+        dir.path("tracking.key").display()
+    ));
+    let phone = "+6281234567890";
+    let customer: i64 = with_pool!(&db.store, pool => sqlx::query_scalar(
+        "INSERT INTO customers (external_ref, kind, name, phone, locale, time_zone, created_at) VALUES ('C7', 'consumer', 'Budi', $1, 'id', 'Asia/Jakarta', 0) RETURNING id")
+        .bind(phone).fetch_one(pool).await).expect("customer");
+    with_pool!(&db.store, pool => sqlx::query(
+        "INSERT INTO consents (customer_id, channel, opted_in, source, changed_at) VALUES ($1, 'sms', TRUE, 'test', 0)")
+        .bind(customer).execute(pool).await.map(|_| ())).expect("consent");
+    for (sid, number) in [("SM0001", phone), ("SM0002", "+6289999999999")] {
+        let run: i64 = with_pool!(&db.store, pool => sqlx::query_scalar(
+            "INSERT INTO campaign_runs (campaign, trigger_key, kind, scheduled_for, created_at, status) VALUES ('order-status', $1, 'transactional', 0, 0, 'planned') RETURNING id")
+            .bind(format!("send:{sid}")).fetch_one(pool).await).expect("run");
+        with_pool!(&db.store, pool => sqlx::query(
+            "INSERT INTO outbox (run_id, campaign, kind, customer_id, channel, variant, status, address, provider_id, created_at, sent_at) VALUES ($1, 'order-status', 'transactional', $2, 'sms', 'a', 'sent', $3, $4, 0, 0)")
+            .bind(run).bind(customer).bind(number).bind(sid).execute(pool).await.map(|_| ())).expect("outbox");
+    }
+    let port = free_port();
+    let _server = Proc(
+        std::process::Command::new(jalin_bin())
+            .args([
+                "--config",
+                dir.path("config").to_str().expect("utf-8"),
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("JALIN_DATABASE_URL", &db.url)
+            .env("JALIN_TEST_TWILIO_TOKEN", TWILIO_TOKEN)
+            .current_dir(&dir.0)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("jalin serve"),
+    );
+    wait_port(port).await;
+    let hook = format!("http://127.0.0.1:{port}/hooks/sms/twilio");
+    jalin_channels::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let post =
+        |params: Vec<(&'static str, &'static str)>, forge: bool, content_type: &'static str| {
+            let (body, mut signature) = twilio_signed(&params);
+            if forge {
+                signature = format!("x{}", &signature[1..]);
+            }
+            http.post(&hook)
+                .header("content-type", content_type)
+                .header("x-twilio-signature", signature)
+                .body(body)
+                .send()
+        };
+    let form = "application/x-www-form-urlencoded";
+    let delivered = vec![
+        ("MessageSid", "SM0001"),
+        ("MessageStatus", "delivered"),
+        ("To", "+6281234567890"),
+        ("AccountSid", "AC00000000000000000000000000000000"),
+    ];
+    // Forged signature and wrong content type: refused, nothing recorded.
+    assert_eq!(
+        post(delivered.clone(), true, form)
+            .await
+            .expect("post")
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(delivered.clone(), false, "application/json")
+            .await
+            .expect("post")
+            .status(),
+        415
+    );
+    assert_eq!(events(db, "sms.delivered").await, 0);
+    // A delivery receipt, then the same again (Twilio retries): one event.
+    for _ in 0..2 {
+        assert_eq!(
+            post(delivered.clone(), false, form)
+                .await
+                .expect("post")
+                .status(),
+            204
+        );
+    }
+    assert_eq!(events(db, "sms.delivered").await, 1);
+    // Unknown destination: failed and the number suppressed.
+    let failed = vec![
+        ("MessageSid", "SM0002"),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "30005"),
+    ];
+    assert_eq!(post(failed, false, form).await.expect("post").status(), 204);
+    assert_eq!(events(db, "sms.failed").await, 1);
+    assert_eq!(
+        db.scalar(
+            "SELECT COUNT(*) FROM suppressions WHERE channel = 'sms' AND address = '+6289999999999'"
+        )
+        .await,
+        1
+    );
+    // A question is kept for the call center; BERHENTI withdraws SMS consent.
+    let question = vec![
+        ("MessageSid", "SMin0001"),
+        ("From", "+6281234567890"),
+        ("Body", "Kapan pesanan saya dikirim?"),
+    ];
+    let r = post(question, false, form).await.expect("post");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/xml");
+    assert_eq!(events(db, "sms.inbound").await, 1);
+    let stop = vec![
+        ("MessageSid", "SMin0002"),
+        ("From", "+6281234567890"),
+        ("Body", "BERHENTI"),
+    ];
+    assert_eq!(post(stop, false, form).await.expect("post").status(), 200);
+    assert_eq!(events(db, "sms.unsubscribed").await, 1);
+    let opted_in = db.scalar(&format!("SELECT COUNT(*) FROM consents WHERE customer_id = {customer} AND channel = 'sms' AND opted_in")).await;
+    assert_eq!(opted_in, 0);
+    // Without a sid the form is not a Twilio callback.
+    assert_eq!(
+        post(
+            vec![("From", "+6281234567890"), ("Body", "STOP")],
+            false,
+            form
+        )
+        .await
+        .expect("post")
+        .status(),
+        422
+    );
+}
+both_backends!(twilio, twilio_receipts_and_stop);
