@@ -11,7 +11,7 @@
 //! use jalin_channels::{Channel, Outcome, sms::Sms, stub::Stub};
 //! let stub = Stub::<Sms>::default();
 //! let sms = Sms { id: "m1".into(), to: "+6281234567890".into(), from: "KayuJaya".into(),
-//!                 body: "Halo".into(), status_callback: None };
+//!                 body: "Halo".into(), status_callback: None, receipt_token: None };
 //! assert!(matches!(stub.send(&sms).await, Outcome::Delivered { .. }));
 //! assert_eq!(stub.sent().len(), 1);
 //! # }

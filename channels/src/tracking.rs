@@ -36,6 +36,9 @@ pub enum Purpose {
     Click,
     /// Show the unsubscribe page / unsubscribe in one click.
     Unsubscribe,
+    /// Accept a delivery report for the message (SMS gateways that cannot sign their
+    /// callbacks carry this token in the callback URL instead).
+    Receipt,
 }
 
 impl Purpose {
@@ -44,6 +47,7 @@ impl Purpose {
             Purpose::Open => b'o',
             Purpose::Click => b'c',
             Purpose::Unsubscribe => b'u',
+            Purpose::Receipt => b'r',
         }
     }
 
@@ -52,6 +56,7 @@ impl Purpose {
             b'o' => Some(Purpose::Open),
             b'c' => Some(Purpose::Click),
             b'u' => Some(Purpose::Unsubscribe),
+            b'r' => Some(Purpose::Receipt),
             _ => None,
         }
     }

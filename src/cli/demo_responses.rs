@@ -26,6 +26,7 @@ pub(crate) async fn respond(
         orders: Some(secrets.clone()),
         call_center: Some(secrets.clone()),
         twilio: None,
+        kannel: None,
     };
     let state = crate::server::AppState::new(
         rt.store.clone(),

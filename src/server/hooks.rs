@@ -26,6 +26,8 @@ pub(crate) struct HookSecrets {
     pub(crate) call_center: Option<Vec<Secret>>,
     /// Twilio's callbacks (their own signature scheme).
     pub(crate) twilio: Option<super::sms_hooks::TwilioHook>,
+    /// The key Kannel's sms-service puts in the URL of an incoming message.
+    pub(crate) kannel: Option<String>,
 }
 
 impl HookSecrets {
@@ -43,6 +45,11 @@ impl HookSecrets {
             orders: read("JALIN_HOOK_SECRET_ORDERS")?,
             call_center: read("JALIN_HOOK_SECRET_CALL_CENTER")?,
             twilio: None,
+            kannel: match std::env::var("JALIN_HOOK_SECRET_KANNEL") {
+                Ok(k) if k.len() >= 16 => Some(k),
+                Ok(_) => return Err("JALIN_HOOK_SECRET_KANNEL: use at least 16 characters".into()),
+                Err(_) => None,
+            },
         })
     }
 }

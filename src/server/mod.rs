@@ -90,6 +90,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "One-click unsubscribe (RFC 8058): withdraws consent for the channel",
     ),
     (
+        "get",
+        "/hooks/sms/kannel",
+        "Kannel delivery reports (dlr-url with a signed sig) and incoming SMS (sms-service get-url with key); STOP/BERHENTI opts out",
+    ),
+    (
         "post",
         "/hooks/sms/twilio",
         "Twilio status callbacks and incoming SMS (STOP/BERHENTI opts out), signed with X-Twilio-Signature",
@@ -183,6 +188,10 @@ pub(crate) fn router(state: AppState, body_limit: usize) -> Router {
         .route("/hooks/orders", post(hooks::orders))
         .route("/hooks/call-center", post(hooks::call_center))
         .route("/hooks/sms/twilio", post(sms_hooks::twilio))
+        .route(
+            "/hooks/sms/kannel",
+            get(sms_hooks::kannel).post(sms_hooks::kannel),
+        )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi()) }))

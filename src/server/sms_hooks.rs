@@ -130,6 +130,82 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// `GET|POST /hooks/sms/kannel`: Kannel's delivery reports (the dlr-url we give it:
+/// `?id=…&sig=…&status=%d&…`, the `sig` a token we signed for that message) and incoming
+/// messages from an sms-service `get-url` (`?key=SECRET&from=%p&text=%a&ts=%t`, the key from
+/// `JALIN_HOOK_SECRET_KANNEL`). Kannel cannot sign requests, so the proof rides in the URL.
+pub(crate) async fn kannel(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let get = |name: &str| q.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let now = state.clock.now().timestamp();
+    if let Some(id) = get("id") {
+        let token = get("sig").and_then(|t| state.keys.verify(t));
+        let genuine = token.is_some_and(|t| {
+            t.purpose == jalin_channels::tracking::Purpose::Receipt
+                && id.parse::<i64>().is_ok_and(|n| n == t.message_id)
+        });
+        if !genuine {
+            return Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "the report's sig does not match its id",
+            ));
+        }
+        // Kannel's dlr-mask values: 1 delivered, 2 undeliverable, 4 buffered, 8 submitted,
+        // 16 rejected by the SMSC.
+        let status = get("status").unwrap_or_default();
+        let receipt = match status {
+            "1" => Receipt::Delivered,
+            "2" | "16" => Receipt::Failed {
+                code: get("reply").map(str::to_owned),
+                permanent: status == "16",
+                opted_out: false,
+            },
+            "4" | "8" => return Ok(StatusCode::NO_CONTENT.into_response()),
+            other => {
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("status {other:?} is not a Kannel delivery-report value"),
+                ));
+            }
+        };
+        record_receipt(
+            &state.store,
+            id,
+            &receipt,
+            &format!("kannel:{id}:{status}"),
+            now,
+        )
+        .await
+        .map_err(Problem::from_engine)?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let Some(secret) = state.hooks.kannel.as_deref() else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "incoming SMS from Kannel is not configured (JALIN_HOOK_SECRET_KANNEL)",
+        ));
+    };
+    if !get("key").is_some_and(|k| constant_time_eq(k.as_bytes(), secret.as_bytes())) {
+        return Err(Problem::new(StatusCode::UNAUTHORIZED, "key does not match"));
+    }
+    let from = get("from")
+        .ok_or_else(|| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "from is missing"))?;
+    let text = get("text").unwrap_or_default();
+    let ts =
+        get("ts").ok_or_else(|| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "ts is missing"))?;
+    let key = format!(
+        "kannel:{from}:{ts}:{}",
+        text.chars().take(64).collect::<String>()
+    );
+    record_inbound(&state.store, from, text, &key, now)
+        .await
+        .map_err(Problem::from_engine)?;
+    // An empty answer: with `omit-empty = true` Kannel sends no reply to the customer.
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -280,6 +280,7 @@ async fn sms_goes_through_a_real_kannel_and_its_delivery_report_comes_back() {
         from: "KayuJaya".into(),
         body: "Pesanan SO-1 dikirim. Terima kasih Pak Şukri".into(),
         status_callback: None,
+        receipt_token: Some("signed.token-77".into()),
     };
     let outcome = sms.send(&message).await;
     assert_eq!(
@@ -304,6 +305,11 @@ async fn sms_goes_through_a_real_kannel_and_its_delivery_report_comes_back() {
     );
     let dlr = reports.wait_for(1).await;
     assert_eq!(dlr[0].param("id").as_deref(), Some("out-77"));
+    assert_eq!(
+        dlr[0].param("sig").as_deref(),
+        Some("signed.token-77"),
+        "Kannel brings our token back"
+    );
     assert_eq!(
         dlr[0].param("status").as_deref(),
         Some("8"),
@@ -374,6 +380,7 @@ async fn twilio_compatible_api_follows_the_documented_shapes() {
         from: "+15005550006".into(),
         body: "Halo Budi".into(),
         status_callback: None,
+        receipt_token: None,
     };
     assert_eq!(
         sms.send(&message).await,
@@ -468,6 +475,7 @@ async fn file_outbox_writes_real_eml_and_json_lines() {
         from: "KayuJaya".into(),
         body: "Halo 🙏".into(),
         status_callback: None,
+        receipt_token: None,
     };
     assert!(outbox.send(&sms).await.is_delivered());
     let line: serde_json::Value = serde_json::from_str(

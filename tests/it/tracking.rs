@@ -546,3 +546,125 @@ async fn twilio_receipts_and_stop(db: &TestDb) {
     );
 }
 both_backends!(twilio, twilio_receipts_and_stop);
+
+const KANNEL_KEY: &str = "kannel-mo-key-0123456789";
+
+async fn kannel_reports_and_stop(db: &TestDb) {
+    let dir = Scratch::new();
+    dir.write("config/jalin.toml", &format!(
+        "[tracking]\nbase_url = \"http://127.0.0.1\"\nsecret_env = \"JALIN_TEST_NO_SUCH_SECRET\"\nkey_file = \"{}\"\n",
+        dir.path("tracking.key").display()
+    ));
+    let settings = Settings::load(&dir.path("config")).expect("settings");
+    let keys = wiring::tracking_keys(&settings).expect("keys");
+    let phone = "+6281298765432";
+    let customer: i64 = with_pool!(&db.store, pool => sqlx::query_scalar(
+        "INSERT INTO customers (external_ref, kind, name, phone, locale, time_zone, created_at) VALUES ('C8', 'consumer', 'Dewi', $1, 'id', 'Asia/Jakarta', 0) RETURNING id")
+        .bind(phone).fetch_one(pool).await).expect("customer");
+    with_pool!(&db.store, pool => sqlx::query(
+        "INSERT INTO consents (customer_id, channel, opted_in, source, changed_at) VALUES ($1, 'sms', TRUE, 'test', 0)")
+        .bind(customer).execute(pool).await.map(|_| ())).expect("consent");
+    let run: i64 = with_pool!(&db.store, pool => sqlx::query_scalar(
+        "INSERT INTO campaign_runs (campaign, trigger_key, kind, scheduled_for, created_at, status) VALUES ('order-status', 'send:k', 'transactional', 0, 0, 'planned') RETURNING id")
+        .fetch_one(pool).await).expect("run");
+    let message: i64 = with_pool!(&db.store, pool => sqlx::query_scalar(
+        "INSERT INTO outbox (run_id, campaign, kind, customer_id, channel, variant, status, address, created_at, sent_at) VALUES ($1, 'order-status', 'transactional', $2, 'sms', 'a', 'sent', $3, 0, 0) RETURNING id")
+        .bind(run).bind(customer).bind(phone).fetch_one(pool).await).expect("outbox");
+    // The Kannel channel reports the message's own id as the provider's.
+    with_pool!(&db.store, pool => sqlx::query("UPDATE outbox SET provider_id = CAST(id AS TEXT)")
+        .execute(pool).await.map(|_| ()))
+    .expect("provider id");
+    let port = free_port();
+    let _server = Proc(
+        std::process::Command::new(jalin_bin())
+            .args([
+                "--config",
+                dir.path("config").to_str().expect("utf-8"),
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("JALIN_DATABASE_URL", &db.url)
+            .env("JALIN_HOOK_SECRET_KANNEL", KANNEL_KEY)
+            .current_dir(&dir.0)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("jalin serve"),
+    );
+    wait_port(port).await;
+    jalin_channels::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let hook = format!("http://127.0.0.1:{port}/hooks/sms/kannel");
+    let get = |query: Vec<(&'static str, String)>| http.get(&hook).query(&query).send();
+    use jalin_channels::tracking::Purpose;
+    let sig = keys.sign(Purpose::Receipt, message, None);
+    let report = |sig: String, status: &'static str| {
+        vec![
+            ("id", message.to_string()),
+            ("sig", sig),
+            ("status", status.to_owned()),
+            ("to", phone.to_owned()),
+            ("reply", "ACK".to_owned()),
+        ]
+    };
+    // A forged sig, a token for another message, or a token for another purpose: refused.
+    let forged = format!("{}x", &sig[..sig.len() - 1]);
+    assert_eq!(get(report(forged, "1")).await.expect("get").status(), 401);
+    assert_eq!(
+        get(report(keys.sign(Purpose::Receipt, message + 1, None), "1"))
+            .await
+            .expect("get")
+            .status(),
+        401
+    );
+    assert_eq!(
+        get(report(keys.sign(Purpose::Open, message, None), "1"))
+            .await
+            .expect("get")
+            .status(),
+        401
+    );
+    // Submitted (8) is not final; delivered (1) is recorded once however often Kannel retries.
+    assert_eq!(
+        get(report(sig.clone(), "8")).await.expect("get").status(),
+        204
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            get(report(sig.clone(), "1")).await.expect("get").status(),
+            204
+        );
+    }
+    assert_eq!(events(db, "sms.delivered").await, 1);
+    assert_eq!(
+        get(report(sig.clone(), "99")).await.expect("get").status(),
+        422
+    );
+    // Incoming messages need the sms-service key.
+    let mo = |key: &'static str, text: &'static str| {
+        vec![
+            ("key", key.to_owned()),
+            ("from", phone.to_owned()),
+            ("text", text.to_owned()),
+            ("ts", "1795400000".to_owned()),
+        ]
+    };
+    assert_eq!(
+        get(mo("wrong-key-0123456789", "STOP"))
+            .await
+            .expect("get")
+            .status(),
+        401
+    );
+    assert_eq!(events(db, "sms.unsubscribed").await, 0);
+    for _ in 0..2 {
+        assert_eq!(
+            get(mo(KANNEL_KEY, "berhenti")).await.expect("get").status(),
+            204
+        );
+    }
+    assert_eq!(events(db, "sms.unsubscribed").await, 1);
+    let opted_in = db.scalar(&format!("SELECT COUNT(*) FROM consents WHERE customer_id = {customer} AND channel = 'sms' AND opted_in")).await;
+    assert_eq!(opted_in, 0);
+}
+both_backends!(kannel, kannel_reports_and_stop);

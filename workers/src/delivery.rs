@@ -241,6 +241,11 @@ impl Delivery {
                     from: self.rules.sms_from.clone(),
                     body,
                     status_callback: None,
+                    receipt_token: Some(self.urls.keys().sign(
+                        jalin_channels::tracking::Purpose::Receipt,
+                        row.id,
+                        None,
+                    )),
                 };
                 Ok(self.channels.sms.send(&sms).await)
             }

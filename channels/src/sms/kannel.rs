@@ -79,13 +79,18 @@ impl KannelSms {
     }
 
     /// The delivery-report URL for one message, with Kannel's placeholders.
-    fn dlr_url(&self, id: &str) -> Option<String> {
+    fn dlr_url(&self, id: &str, token: Option<&str>) -> Option<String> {
         let base = self.config.dlr_url.as_ref()?;
         let sep = if base.contains('?') { '&' } else { '?' };
-        // %d status, %T time, %p recipient, %A SMSC reply — Kannel fills these in.
+        let enc = |v: &str| {
+            percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        // %d status, %T time, %p recipient, %A SMSC reply — Kannel fills these in; the token
+        // is what proves to our endpoint that the report is about a message we sent.
         Some(format!(
-            "{base}{sep}id={}&status=%d&ts=%T&to=%p&reply=%A",
-            percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+            "{base}{sep}id={}&sig={}&status=%d&ts=%T&to=%p&reply=%A",
+            enc(id),
+            enc(token.unwrap_or_default())
         ))
     }
 }
@@ -111,7 +116,7 @@ impl Channel<Sms> for KannelSms {
                 ("charset", "UTF-8"),
                 ("coding", coding),
             ];
-            let dlr = self.dlr_url(&sms.id);
+            let dlr = self.dlr_url(&sms.id, sms.receipt_token.as_deref());
             if let Some(d) = &dlr {
                 query.push(("dlr-mask", &mask));
                 query.push(("dlr-url", d));

@@ -19,6 +19,8 @@ pub struct Sms {
     pub body: String,
     /// Where the provider should post delivery receipts, if anywhere.
     pub status_callback: Option<String>,
+    /// A signed token for the delivery-report URL (Kannel cannot sign its callbacks).
+    pub receipt_token: Option<String>,
 }
 
 /// Whether `to` is an E.164 number: `+`, then 8 to 15 digits, the first not 0.
