@@ -108,12 +108,86 @@ struct BounceBody {
     diagnostic: Option<String>,
 }
 
-/// `POST /hooks/email/bounce`: a JSON bounce notice.
+/// Whether the body is a raw delivery-status notification rather than a JSON notice.
+fn is_dsn(headers: &HeaderMap) -> bool {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim_start()
+        .to_ascii_lowercase();
+    [
+        "message/rfc822",
+        "multipart/report",
+        "message/delivery-status",
+    ]
+    .iter()
+    .any(|t| content_type.starts_with(t))
+}
+
+/// A raw RFC 3464 notification (signed like every hook): one bounce per failed or delayed
+/// recipient, classified by its RFC 3463 status.
+async fn bounce_dsn(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let body = body.map_err(|e| Problem::new(e.status(), e.body_text()))?;
+    let id = verified(state.hooks.bounce.as_ref(), headers, &body)?;
+    let text = String::from_utf8_lossy(&body);
+    let dsn = jalin_channels::email::bounce::parse_dsn(&text);
+    let recipients: Vec<_> = dsn
+        .bounces
+        .iter()
+        .filter(|b| b.recipient.is_some())
+        .collect();
+    if recipients.is_empty() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a delivery-status notification with a failed or delayed recipient",
+        ));
+    }
+    let message_id = dsn
+        .message_id
+        .as_deref()
+        .and_then(|m| m.parse::<i64>().ok());
+    let now = state.clock.now().timestamp();
+    let mut effects = Vec::new();
+    for (i, r) in recipients.iter().enumerate() {
+        let b = Bounce {
+            address: r.recipient.clone().unwrap_or_default(),
+            message_id,
+            hard: r.kind == jalin_channels::email::bounce::BounceKind::Hard,
+            status: Some(r.status.clone()),
+            diagnostic: r.diagnostic.clone(),
+            key: format!("{id}:{i}"),
+        };
+        let effect = record_bounce(&state.store, &b, 3, now)
+            .await
+            .map_err(|e| Problem::internal(&e))?;
+        if effect != BounceEffect::Duplicate {
+            state.metrics.count("jalin_bounces_total");
+        }
+        effects
+            .push(serde_json::json!({ "email": b.address, "status": r.status, "effect": effect }));
+    }
+    Ok((
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "recipients": effects })),
+    )
+        .into_response())
+}
+
+/// `POST /hooks/email/bounce`: a JSON bounce notice, or a raw RFC 3464 delivery-status
+/// notification (`Content-Type: message/rfc822` or `multipart/report`).
 pub(crate) async fn bounce(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    if is_dsn(&headers) {
+        return bounce_dsn(&state, &headers, body).await;
+    }
     let (id, notice): (String, BounceBody) = read(
         state.hooks.bounce.as_ref(),
         &headers,

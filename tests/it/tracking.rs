@@ -668,3 +668,91 @@ async fn kannel_reports_and_stop(db: &TestDb) {
     assert_eq!(opted_in, 0);
 }
 both_backends!(kannel, kannel_reports_and_stop);
+
+async fn raw_dsn_bounce(db: &TestDb) {
+    let dir = Scratch::new();
+    dir.write("config/jalin.toml", &format!(
+        "[tracking]\nbase_url = \"http://127.0.0.1\"\nsecret_env = \"JALIN_TEST_NO_SUCH_SECRET\"\nkey_file = \"{}\"\n",
+        dir.path("tracking.key").display()
+    ));
+    let (_customer, message) = setup(db).await;
+    let port = free_port();
+    let _server = Proc(
+        std::process::Command::new(jalin_bin())
+            .args([
+                "--config",
+                dir.path("config").to_str().expect("utf-8"),
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("JALIN_DATABASE_URL", &db.url)
+            .env("JALIN_HOOK_SECRET_BOUNCE", SECRET)
+            .current_dir(&dir.0)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("jalin serve"),
+    );
+    wait_port(port).await;
+    jalin_channels::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let hook = format!("http://127.0.0.1:{port}/hooks/email/bounce");
+    // A notification as a mail server writes it (RFC 3464 §6 shape): the report, the
+    // per-recipient block, and the returned headers with our Message-ID.
+    let dsn = format!(
+        "From: MAILER-DAEMON@mx.example.co.id\r\nTo: bounces@kayujaya.example\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"\r\n\r\n\
+         --B1\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --B1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.co.id\r\nArrival-Date: Mon, 23 Nov 2026 10:00:00 +0700\r\n\r\n\
+         Final-Recipient: rfc822; siti@example.co.id\r\nOriginal-Recipient: rfc822;siti@example.co.id\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Remote-MTA: dns; mx.example.co.id\r\nDiagnostic-Code: smtp; 550 5.1.1 <siti@example.co.id>: Recipient address rejected: User unknown\r\n\r\n\
+         --B1\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{message}@kayujaya.example>\r\nSubject: Kami rindu Anda\r\n\r\n--B1--\r\n"
+    );
+    let post = |body: String, signed_ok: bool| {
+        let now = chrono::Utc::now().timestamp();
+        let mut req = http.post(&hook).header(
+            "content-type",
+            "multipart/report; report-type=delivery-status; boundary=\"B1\"",
+        );
+        if signed_ok {
+            for (k, v) in signed("msg_dsn_1", now, &body) {
+                if k != "content-type" {
+                    req = req.header(k, v);
+                }
+            }
+        }
+        req.body(body).send()
+    };
+    assert_eq!(post(dsn.clone(), false).await.expect("post").status(), 401);
+    assert_eq!(events(db, "email.bounced").await, 0);
+    for _ in 0..2 {
+        let r = post(dsn.clone(), true).await.expect("post");
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(
+        events(db, "email.bounced").await,
+        1,
+        "a replay records nothing new"
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM suppressions WHERE channel = 'email' AND address = 'siti@example.co.id'").await, 1);
+    assert_eq!(db.scalar(&format!("SELECT COUNT(*) FROM events WHERE event_type = 'email.bounced' AND message_id = {message}")).await, 1);
+    // A report of a delivery is not a bounce.
+    let delivered = dsn
+        .replace("Action: failed", "Action: delivered")
+        .replace("Status: 5.1.1", "Status: 2.0.0");
+    let now = chrono::Utc::now().timestamp();
+    let mut req = http.post(&hook).header(
+        "content-type",
+        "multipart/report; report-type=delivery-status",
+    );
+    for (k, v) in signed("msg_dsn_2", now, &delivered) {
+        if k != "content-type" {
+            req = req.header(k, v);
+        }
+    }
+    assert_eq!(
+        req.body(delivered).send().await.expect("post").status(),
+        422
+    );
+}
+both_backends!(dsn, raw_dsn_bounce);
