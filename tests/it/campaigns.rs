@@ -1164,3 +1164,192 @@ async fn fresh_history_does_not_crowd_out_live_events(db: &TestDb) {
     assert_eq!(next, cursor + 1);
 }
 both_backends!(fresh_history, fresh_history_does_not_crowd_out_live_events);
+
+const LOOP_CAMPAIGN: &str = r#"
+segment = "everyone"
+channels = ["email"]
+template = "hello"
+variants = [{ name = "a", weight = 50 }, { name = "b", weight = 50 }]
+offer = { percent = 10, valid_days = 730 }
+goal = { event = "order.placed", within_days = 730 }
+[schedule]
+manual = true
+"#;
+
+/// The whole loop: a campaign goes to a real SMTP server, the link in the received email is
+/// followed through `jalin serve`, the factory's order webhook arrives with the email's offer
+/// code — the order is attributed to that campaign and variant, the code redeemed, the points
+/// in the ledger.
+async fn whole_loop_from_inbox_to_points(db: &TestDb) {
+    let smtp = SmtpCapture::start();
+    let dir = Scratch::new();
+    let config = write_config(&dir, Some(smtp.port), "", &[("promo", LOOP_CAMPAIGN)]);
+    let ids = add_people(
+        db,
+        &[Person {
+            reference: "loop",
+            email: Some("loop@example.co.id"),
+            phone: None,
+            consent: &[("email", true)],
+            rep: true,
+            open_complaint: false,
+        }],
+    )
+    .await;
+    let r = rig(
+        db,
+        &config,
+        &format!("sqlite://{}", dir.path("queue.db").display()),
+    )
+    .await;
+    let campaign = r.project.campaigns.get("promo").expect("campaign");
+    let fired = r
+        .planner
+        .fire(
+            campaign,
+            "send:loop",
+            ten_am(),
+            Audience::Segment,
+            None,
+            false,
+            &|_| {},
+        )
+        .await
+        .expect("plan");
+    let run = fired.run_id;
+    work_until(&r, async || {
+        statuses(db, run).await.get("sent").copied().unwrap_or(0) == 1
+    })
+    .await;
+    let variant = db
+        .text(&format!("SELECT variant FROM outbox WHERE run_id = {run}"))
+        .await
+        .expect("variant");
+
+    // The email as the SMTP server received it: quoted-printable undone, the tracked link and
+    // the offer code read out of it.
+    let raw = smtp.wait_for(1).into_iter().next().expect("one email");
+    let text = String::from_utf8_lossy(&raw)
+        .replace("=\r\n", "")
+        .replace("=3D", "=");
+    let at = text
+        .find("https://t.example/t/c/")
+        .expect("a tracked link in the email");
+    let link: String = text[at..]
+        .chars()
+        .take_while(|c| !matches!(c, '"' | '<' | '>' | ' ' | ')' | ']' | '\r' | '\n'))
+        .collect();
+    let code_at = text.find("Code ").expect("the offer code in the email") + 5;
+    let code: String = text[code_at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    assert_eq!(
+        db.text(&format!(
+            "SELECT code FROM offer_codes WHERE customer_id = {}",
+            ids["loop"]
+        ))
+        .await
+        .as_deref(),
+        Some(code.as_str())
+    );
+
+    let port = crate::support::free_port();
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let _server = Proc(
+        std::process::Command::new(jalin_bin())
+            .args([
+                "--config",
+                config.to_str().expect("utf-8"),
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("JALIN_DATABASE_URL", &db.url)
+            .env("JALIN_HOOK_SECRET_ORDERS", secret)
+            .current_dir(&dir.0)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("jalin serve"),
+    );
+    crate::support::wait_port(port).await;
+    jalin_channels::install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let click = link.replace("https://t.example", &format!("http://127.0.0.1:{port}"));
+    let resp = http.get(&click).send().await.expect("click");
+    assert_eq!(resp.status(), 302, "{link}");
+    assert_eq!(resp.headers()["location"], "https://kayujaya.example/sale");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM events WHERE event_type = 'email.clicked'")
+            .await,
+        1
+    );
+
+    // The order, Rp 2,500,000 with the email's code, signed like the factory's system signs it.
+    let body = serde_json::json!({
+        "event": "order.placed", "order": "SO-LOOP-1", "customer": "loop",
+        "status": "confirmed", "value": 250_000_000, "offer_code": code
+    })
+    .to_string();
+    let secrets = jalin_channels::webhook::standard::Secret::parse_list(secret).expect("secret");
+    let now = Utc::now().timestamp();
+    let resp = http
+        .post(format!("http://127.0.0.1:{port}/hooks/orders"))
+        .header("content-type", "application/json")
+        .header("webhook-id", "msg_loop_1")
+        .header("webhook-timestamp", now.to_string())
+        .header(
+            "webhook-signature",
+            jalin_channels::webhook::standard::sign(&secrets, "msg_loop_1", now, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("order");
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    let attributed = db
+        .text("SELECT CAST(payload AS TEXT) FROM events WHERE event_type = 'conversion.attributed' AND campaign = 'promo'")
+        .await
+        .expect("the order is attributed to the campaign");
+    assert!(
+        attributed.contains(&format!("\"variant\":\"{variant}\""))
+            || attributed.contains(&format!("\"variant\": \"{variant}\"")),
+        "{attributed}"
+    );
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT COUNT(*) FROM offer_codes WHERE code = '{code}' AND redeemed_at IS NOT NULL"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT CAST(SUM(points) AS BIGINT) FROM loyalty_ledger WHERE customer_id = {}",
+            ids["loop"]
+        ))
+        .await,
+        250,
+        "1 point per Rp 10,000"
+    );
+    // And the campaign report sees the conversion in that variant.
+    let report = jalin_engine::analytics::aggregates::campaign_report(
+        &db.store,
+        "promo",
+        730,
+        &jalin_engine::analytics::AnalyticsSettings::default(),
+    )
+    .await
+    .expect("report");
+    let v = report
+        .variants
+        .iter()
+        .find(|f| f.variant == variant)
+        .expect("variant row");
+    assert_eq!((v.sent, v.clicked, v.converted), (1, 1, 1));
+    assert_eq!(v.revenue, 2_500_000.0);
+}
+both_backends!(whole_loop, whole_loop_from_inbox_to_points);
