@@ -105,11 +105,7 @@ pub async fn record_receipt(
                 "sms failed permanently ({})",
                 code.as_deref().unwrap_or("no code")
             );
-            with_pool!(store, pool => sqlx::query(
-                "INSERT INTO suppressions (channel, address, reason, created_at) VALUES ('sms', $1, $2, $3)
-                 ON CONFLICT (channel, address) DO NOTHING")
-                .bind(number).bind(reason).bind(now).execute(pool).await.map(|_| ()))
-            .map_err(Error::db("suppressing a number"))?;
+            crate::campaigns::suppress(store, "sms", &number, &reason, now).await?;
         }
     }
     Ok(Some(true))
