@@ -1120,13 +1120,9 @@ both_backends!(send_deliver_returns_with_retries_pending, send_and_deliver);
 /// ago, below the trigger cursor) must not crowd a live event out of the trigger scan.
 async fn fresh_history_does_not_crowd_out_live_events(db: &TestDb) {
     let now = Utc::now().timestamp();
-    let exec = |sql: String| async move {
-        with_pool!(&db.store, pool => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.map(|_| ()))
-            .expect("sql");
-    };
-    exec("INSERT INTO customers (external_ref, kind, name, locale, time_zone, created_at) VALUES ('T1', 'consumer', 'T', 'id', 'Asia/Jakarta', 0)".into()).await;
+    db.exec("INSERT INTO customers (external_ref, kind, name, locale, time_zone, created_at) VALUES ('T1', 'consumer', 'T', 'id', 'Asia/Jakarta', 0)").await;
     let customer = db.scalar("SELECT id FROM customers").await;
-    exec(format!(
+    db.exec(&format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000)
          INSERT INTO events (event_type, occurred_at, customer_id, idempotency_key, recorded_at)
          SELECT 'email.opened', 1000000 + i, {customer}, 'old-' || CAST(i AS TEXT), {now} FROM n"
@@ -1138,7 +1134,7 @@ async fn fresh_history_does_not_crowd_out_live_events(db: &TestDb) {
     let cursor = jalin_engine::campaigns::read_cursor(&db.store, "triggers")
         .await
         .expect("read");
-    exec(format!(
+    db.exec(&format!(
         "INSERT INTO events (event_type, occurred_at, customer_id, idempotency_key, payload, recorded_at)
          VALUES ('order.status_changed', {now}, {customer}, 'live-1', '{{\"status\":\"shipped\",\"order\":\"SO-1\"}}', {now})"
     ))

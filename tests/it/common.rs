@@ -107,6 +107,12 @@ impl TestDb {
             .expect("count rows")
     }
 
+    /// Runs a statement with no parameters.
+    pub async fn exec(&self, sql: &str) {
+        jalin_engine::with_pool!(&self.store, pool => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(pool).await.map(|_| ()))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// A single i64 from a query with no parameters.
     pub async fn scalar(&self, sql: &str) -> i64 {
         jalin_engine::with_pool!(&self.store, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(pool).await)

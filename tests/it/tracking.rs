@@ -52,12 +52,43 @@ fn signed(id: &str, timestamp: i64, body: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `config/jalin.toml` for a server test: a generated tracking key in the scratch folder, then
+/// `extra` sections.
+fn tracking_config(dir: &Scratch, extra: &str) {
+    dir.write(
+        "config/jalin.toml",
+        &format!(
+            "[tracking]\nbase_url = \"http://127.0.0.1\"\nsecret_env = \"JALIN_TEST_NO_SUCH_SECRET\"\nkey_file = \"{}\"\n\n{extra}",
+            dir.path("tracking.key").display()
+        ),
+    );
+}
+
+/// `jalin serve` on `db` with the scratch folder's config and `env`, once it listens.
+async fn serve(db: &TestDb, dir: &Scratch, env: &[(&str, &str)]) -> (Proc, u16) {
+    let port = free_port();
+    let mut cmd = std::process::Command::new(jalin_bin());
+    cmd.args([
+        "--config",
+        dir.path("config").to_str().expect("utf-8"),
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .env("JALIN_DATABASE_URL", &db.url)
+    .current_dir(&dir.0)
+    .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let server = Proc(cmd.spawn().expect("jalin serve"));
+    wait_port(port).await;
+    (server, port)
+}
+
 async fn server_records_responses_once(db: &TestDb) {
     let dir = Scratch::new();
-    dir.write("config/jalin.toml", &format!(
-        "[tracking]\nbase_url = \"http://127.0.0.1\"\nsecret_env = \"JALIN_TEST_NO_SUCH_SECRET\"\nkey_file = \"{}\"\n",
-        dir.path("tracking.key").display()
-    ));
+    tracking_config(&dir, "");
     // The campaign's goal window is what attribution reads.
     dir.write(
         "config/campaigns/win-back.toml",
@@ -66,26 +97,16 @@ async fn server_records_responses_once(db: &TestDb) {
     let (customer, message) = setup(db).await;
     let settings = Settings::load(&dir.path("config")).expect("settings");
     let keys = wiring::tracking_keys(&settings).expect("keys");
-    let port = free_port();
-    let _server = Proc(
-        std::process::Command::new(jalin_bin())
-            .args([
-                "--config",
-                dir.path("config").to_str().expect("utf-8"),
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .env("JALIN_DATABASE_URL", &db.url)
-            .env("JALIN_HOOK_SECRET_BOUNCE", SECRET)
-            .env("JALIN_HOOK_SECRET_ORDERS", SECRET)
-            .env("JALIN_HOOK_SECRET_CALL_CENTER", SECRET)
-            .current_dir(&dir.0)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("jalin serve"),
-    );
-    wait_port(port).await;
+    let (_server, port) = serve(
+        db,
+        &dir,
+        &[
+            ("JALIN_HOOK_SECRET_BOUNCE", SECRET),
+            ("JALIN_HOOK_SECRET_ORDERS", SECRET),
+            ("JALIN_HOOK_SECRET_CALL_CENTER", SECRET),
+        ],
+    )
+    .await;
     let base = format!("http://127.0.0.1:{port}");
     let urls = TrackingUrls::new(&base, keys);
     jalin_channels::install_crypto_provider();
@@ -411,11 +432,12 @@ fn twilio_signed(params: &[(&str, &str)]) -> (String, String) {
 
 async fn twilio_receipts_and_stop(db: &TestDb) {
     let dir = Scratch::new();
-    dir.write("config/jalin.toml", &format!(
-        "[tracking]\nbase_url = \"http://127.0.0.1\"\nsecret_env = \"JALIN_TEST_NO_SUCH_SECRET\"\nkey_file = \"{}\"\n\n\
-         [sms.twilio]\naccount_sid = \"AC00000000000000000000000000000000\"\nauth_token_env = \"JALIN_TEST_TWILIO_TOKEN\"\nstatus_callback = \"{TWILIO_URL}\"\n",
-        dir.path("tracking.key").display()
-    ));
+    tracking_config(
+        &dir,
+        &format!(
+            "[sms.twilio]\naccount_sid = \"AC00000000000000000000000000000000\"\nauth_token_env = \"JALIN_TEST_TWILIO_TOKEN\"\nstatus_callback = \"{TWILIO_URL}\"\n"
+        ),
+    );
     let phone = "+6281234567890";
     let customer: i64 = with_pool!(&db.store, pool => sqlx::query_scalar(
         "INSERT INTO customers (external_ref, kind, name, phone, locale, time_zone, created_at) VALUES ('C7', 'consumer', 'Budi', $1, 'id', 'Asia/Jakarta', 0) RETURNING id")
@@ -431,24 +453,7 @@ async fn twilio_receipts_and_stop(db: &TestDb) {
             "INSERT INTO outbox (run_id, campaign, kind, customer_id, channel, variant, status, address, provider_id, created_at, sent_at) VALUES ($1, 'order-status', 'transactional', $2, 'sms', 'a', 'sent', $3, $4, 0, 0)")
             .bind(run).bind(customer).bind(number).bind(sid).execute(pool).await.map(|_| ())).expect("outbox");
     }
-    let port = free_port();
-    let _server = Proc(
-        std::process::Command::new(jalin_bin())
-            .args([
-                "--config",
-                dir.path("config").to_str().expect("utf-8"),
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .env("JALIN_DATABASE_URL", &db.url)
-            .env("JALIN_TEST_TWILIO_TOKEN", TWILIO_TOKEN)
-            .current_dir(&dir.0)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("jalin serve"),
-    );
-    wait_port(port).await;
+    let (_server, port) = serve(db, &dir, &[("JALIN_TEST_TWILIO_TOKEN", TWILIO_TOKEN)]).await;
     let hook = format!("http://127.0.0.1:{port}/hooks/sms/twilio");
     jalin_channels::install_crypto_provider();
     let http = reqwest::Client::new();
@@ -551,10 +556,7 @@ const KANNEL_KEY: &str = "kannel-mo-key-0123456789";
 
 async fn kannel_reports_and_stop(db: &TestDb) {
     let dir = Scratch::new();
-    dir.write("config/jalin.toml", &format!(
-        "[tracking]\nbase_url = \"http://127.0.0.1\"\nsecret_env = \"JALIN_TEST_NO_SUCH_SECRET\"\nkey_file = \"{}\"\n",
-        dir.path("tracking.key").display()
-    ));
+    tracking_config(&dir, "");
     let settings = Settings::load(&dir.path("config")).expect("settings");
     let keys = wiring::tracking_keys(&settings).expect("keys");
     let phone = "+6281298765432";
@@ -574,24 +576,7 @@ async fn kannel_reports_and_stop(db: &TestDb) {
     with_pool!(&db.store, pool => sqlx::query("UPDATE outbox SET provider_id = CAST(id AS TEXT)")
         .execute(pool).await.map(|_| ()))
     .expect("provider id");
-    let port = free_port();
-    let _server = Proc(
-        std::process::Command::new(jalin_bin())
-            .args([
-                "--config",
-                dir.path("config").to_str().expect("utf-8"),
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .env("JALIN_DATABASE_URL", &db.url)
-            .env("JALIN_HOOK_SECRET_KANNEL", KANNEL_KEY)
-            .current_dir(&dir.0)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("jalin serve"),
-    );
-    wait_port(port).await;
+    let (_server, port) = serve(db, &dir, &[("JALIN_HOOK_SECRET_KANNEL", KANNEL_KEY)]).await;
     jalin_channels::install_crypto_provider();
     let http = reqwest::Client::new();
     let hook = format!("http://127.0.0.1:{port}/hooks/sms/kannel");
@@ -671,29 +656,9 @@ both_backends!(kannel, kannel_reports_and_stop);
 
 async fn raw_dsn_bounce(db: &TestDb) {
     let dir = Scratch::new();
-    dir.write("config/jalin.toml", &format!(
-        "[tracking]\nbase_url = \"http://127.0.0.1\"\nsecret_env = \"JALIN_TEST_NO_SUCH_SECRET\"\nkey_file = \"{}\"\n",
-        dir.path("tracking.key").display()
-    ));
+    tracking_config(&dir, "");
     let (_customer, message) = setup(db).await;
-    let port = free_port();
-    let _server = Proc(
-        std::process::Command::new(jalin_bin())
-            .args([
-                "--config",
-                dir.path("config").to_str().expect("utf-8"),
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .env("JALIN_DATABASE_URL", &db.url)
-            .env("JALIN_HOOK_SECRET_BOUNCE", SECRET)
-            .current_dir(&dir.0)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("jalin serve"),
-    );
-    wait_port(port).await;
+    let (_server, port) = serve(db, &dir, &[("JALIN_HOOK_SECRET_BOUNCE", SECRET)]).await;
     jalin_channels::install_crypto_provider();
     let http = reqwest::Client::new();
     let hook = format!("http://127.0.0.1:{port}/hooks/email/bounce");
