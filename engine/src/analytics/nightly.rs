@@ -2,6 +2,7 @@
 //! that however many schedulers run, one of them computes.
 
 use super::{AnalyticsSettings, Recompute, recompute};
+use crate::campaigns::read_cursor;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::with_pool;
@@ -47,10 +48,14 @@ pub async fn run_if_due(
         return Err(Error::Invalid(problem(settings).unwrap_or_default()));
     };
     let ctx = "claiming the nightly recompute";
-    let previous: i64 = with_pool!(store, pool => sqlx::query_scalar(
-        "INSERT INTO scheduler_state (name, value) VALUES ($1, 0)
-         ON CONFLICT (name) DO UPDATE SET value = scheduler_state.value RETURNING value")
-        .bind(CURSOR).fetch_one(pool).await)
+    // Every scheduler tick asks; only a read until tonight's run is due.
+    let previous = read_cursor(store, CURSOR).await?;
+    if previous >= day {
+        return Ok(None);
+    }
+    with_pool!(store, pool => sqlx::query(
+        "INSERT INTO scheduler_state (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
+        .bind(CURSOR).execute(pool).await.map(|_| ()))
     .map_err(Error::db(ctx))?;
     let claimed = with_pool!(store, pool => sqlx::query(
         "UPDATE scheduler_state SET value = $2 WHERE name = $1 AND value < $2")
