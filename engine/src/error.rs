@@ -40,6 +40,10 @@ pub enum Error {
     /// Input that cannot be used, with a message that says what and where.
     #[error("{0}")]
     Invalid(String),
+    /// A batched write this request was part of failed (the database's error, as text: the
+    /// whole batch shares it).
+    #[error("{0}")]
+    Batch(String),
 }
 
 impl Error {
@@ -57,7 +61,7 @@ impl Error {
 
     /// Whether this is the user's mistake (exit code 1) rather than an environment failure.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Database { .. })
+        !matches!(self, Error::Database { .. } | Error::Batch(_))
     }
 }
 

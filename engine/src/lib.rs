@@ -10,6 +10,7 @@ pub mod config;
 pub mod customers;
 pub mod error;
 pub mod events;
+pub mod hits;
 pub mod import;
 pub mod model;
 pub mod responses;

@@ -1,5 +1,5 @@
-//! Responses to messages: opens, clicks, unsubscribes and bounces, recorded as events and
-//! applied to consent and the suppression list.
+//! Responses to messages: unsubscribes and bounces, recorded as events and applied to consent
+//! and the suppression list. (Opens and clicks are written in batches: [`crate::hits`].)
 
 use crate::error::{Error, Result};
 use crate::events::{NewEvent, record};
@@ -58,41 +58,6 @@ fn event(
         idempotency_key: key,
         payload,
     }
-}
-
-/// Records an open (one per message per minute: a mail client fetching the pixel twice is one
-/// open). Returns whether a new event was stored.
-pub async fn record_open(store: &Store, m: &MessageInfo, now: i64) -> Result<bool> {
-    let e = event(
-        m,
-        "email.opened",
-        format!("open:{}:{}", m.id, now / 60),
-        now,
-        None,
-        serde_json::json!({}),
-    );
-    Ok(record(store, &e, now).await?.is_some())
-}
-
-/// Records a click on `url` (one per message, link and second).
-pub async fn record_click(store: &Store, m: &MessageInfo, url: &str, now: i64) -> Result<bool> {
-    let kind = if m.channel == "sms" {
-        "sms.clicked"
-    } else {
-        "email.clicked"
-    };
-    let link_hash = url.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let e = event(
-        m,
-        kind,
-        format!("click:{}:{link_hash:x}:{now}", m.id),
-        now,
-        Some(url),
-        serde_json::json!({}),
-    );
-    Ok(record(store, &e, now).await?.is_some())
 }
 
 /// Withdraws the customer's consent for the message's channel (history kept) and records the

@@ -9,10 +9,12 @@ mod tracking;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use jalin_channels::tracking::TrackingKeys;
+use jalin_engine::hits::HitWriter;
 use jalin_engine::store::Store;
 use problem::Problem;
 use std::collections::BTreeMap;
@@ -37,6 +39,8 @@ impl Metrics {
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     pub(crate) store: Store,
+    /// Writes opens and clicks in batches.
+    pub(crate) hits: HitWriter,
     pub(crate) keys: TrackingKeys,
     pub(crate) hooks: HookSecrets,
     pub(crate) metrics: Arc<Metrics>,
@@ -48,7 +52,7 @@ pub(crate) struct AppState {
 
 impl AppState {
     /// The state for a server on `store`, verifying links with `keys` and attributing orders to
-    /// `campaigns`.
+    /// `campaigns`. Starts the open/click writer, so it must run inside the Tokio runtime.
     pub(crate) fn new(
         store: Store,
         keys: TrackingKeys,
@@ -57,6 +61,7 @@ impl AppState {
         clock: jalin_engine::clock::SharedClock,
     ) -> AppState {
         AppState {
+            hits: HitWriter::start(&store),
             store,
             keys,
             hooks,
@@ -67,60 +72,121 @@ impl AppState {
     }
 }
 
-/// Every route: method, path, what it does. The router and `/openapi.json` both come from here.
-const ROUTES: &[(&str, &str, &str)] = &[
-    (
-        "get",
-        "/t/o/{token}",
-        "Open pixel: a 1×1 GIF; records email.opened",
-    ),
-    (
-        "get",
-        "/t/c/{token}",
-        "Tracked link: records email.clicked and redirects to the signed URL",
-    ),
-    (
-        "get",
-        "/u/{token}",
-        "Unsubscribe page in the customer's language",
-    ),
-    (
-        "post",
-        "/u/{token}",
-        "One-click unsubscribe (RFC 8058): withdraws consent for the channel",
-    ),
-    (
-        "get",
-        "/hooks/sms/kannel",
-        "Kannel delivery reports (dlr-url with a signed sig) and incoming SMS (sms-service get-url with key); STOP/BERHENTI opts out",
-    ),
-    (
-        "post",
-        "/hooks/sms/twilio",
-        "Twilio status callbacks and incoming SMS (STOP/BERHENTI opts out), signed with X-Twilio-Signature",
-    ),
-    (
-        "post",
-        "/hooks/email/bounce",
-        "A JSON bounce notice, signed per Standard Webhooks",
-    ),
-    ("get", "/healthz", "Liveness and database check"),
-    ("get", "/metrics", "Prometheus metrics"),
-    ("get", "/openapi.json", "This document"),
-];
+/// One endpoint: its method, path, what it does and its handler.
+struct Route {
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+impl Route {
+    fn get<H: Handler<T, AppState>, T: 'static>(
+        path: &'static str,
+        summary: &'static str,
+        h: H,
+    ) -> Route {
+        Route {
+            method: "get",
+            path,
+            summary,
+            handler: get(h),
+        }
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(
+        path: &'static str,
+        summary: &'static str,
+        h: H,
+    ) -> Route {
+        Route {
+            method: "post",
+            path,
+            summary,
+            handler: post(h),
+        }
+    }
+}
+
+/// Every endpoint. The router and `/openapi.json` both come from this table.
+fn routes() -> Vec<Route> {
+    vec![
+        Route::get(
+            "/t/o/{token}",
+            "Open pixel: a 1×1 GIF; records email.opened",
+            tracking::open,
+        ),
+        Route::get(
+            "/t/c/{token}",
+            "Tracked link: records email.clicked (sms.clicked) and redirects to the signed URL",
+            tracking::click,
+        ),
+        Route::get(
+            "/u/{token}",
+            "Unsubscribe page in the customer's language",
+            tracking::unsubscribe_page,
+        ),
+        Route::post(
+            "/u/{token}",
+            "One-click unsubscribe (RFC 8058): withdraws consent for the channel",
+            tracking::unsubscribe_post,
+        ),
+        Route::post(
+            "/hooks/email/bounce",
+            "A bounce: a JSON notice or a raw RFC 3464 delivery-status message, signed per Standard Webhooks",
+            hooks::bounce,
+        ),
+        Route::post(
+            "/hooks/orders",
+            "Order placed, status changed or delivered, signed per Standard Webhooks: attribution, points, offer codes, status notifications",
+            hooks::orders,
+        ),
+        Route::post(
+            "/hooks/call-center",
+            "Call outcome, callback requested, complaint opened/updated/resolved, signed per Standard Webhooks",
+            hooks::call_center,
+        ),
+        Route::post(
+            "/hooks/sms/twilio",
+            "Twilio status callbacks and incoming SMS (STOP/BERHENTI opts out), signed with X-Twilio-Signature",
+            sms_hooks::twilio,
+        ),
+        Route::get(
+            "/hooks/sms/kannel",
+            "Kannel delivery reports (dlr-url with a signed sig) and incoming SMS (sms-service get-url with key); STOP/BERHENTI opts out",
+            sms_hooks::kannel,
+        ),
+        Route::post(
+            "/hooks/sms/kannel",
+            "As GET, for an sms-service configured to POST",
+            sms_hooks::kannel,
+        ),
+        Route::get("/healthz", "Liveness and database check", healthz),
+        Route::get("/metrics", "Prometheus metrics", metrics),
+        Route::get("/openapi.json", "This document", || async {
+            axum::Json(openapi())
+        }),
+    ]
+}
 
 fn openapi() -> serde_json::Value {
     let mut paths = serde_json::Map::new();
-    for (method, path, summary) in ROUTES {
+    for Route {
+        method,
+        path,
+        summary,
+        ..
+    } in routes()
+    {
         let mut op = serde_json::json!({ "summary": summary, "responses": {} });
-        let responses = match (*method, *path) {
+        let responses = match (method, path) {
             ("get", "/t/o/{token}") => {
                 serde_json::json!({ "200": { "description": "image/gif" }, "404": { "description": "unknown or tampered token" } })
             }
             ("get", "/t/c/{token}") => {
                 serde_json::json!({ "302": { "description": "redirect to the signed URL" }, "404": { "description": "unknown or tampered token" } })
             }
-            ("post", p) if p.starts_with("/hooks/") => serde_json::json!({
+            (_, p) if p.starts_with("/hooks/") => serde_json::json!({
                 "200": { "description": "recorded (or a replay, recorded once)" },
                 "400": { "description": "malformed request" }, "401": { "description": "bad or missing signature, stale timestamp" },
                 "413": { "description": "body too large" }, "415": { "description": "not application/json" },
@@ -133,9 +199,9 @@ fn openapi() -> serde_json::Value {
             op["parameters"] = serde_json::json!([{ "name": "token", "in": "path", "required": true, "schema": { "type": "string" } }]);
         }
         let entry = paths
-            .entry((*path).to_owned())
+            .entry(path.to_owned())
             .or_insert_with(|| serde_json::json!({}));
-        entry[*method] = op;
+        entry[method] = op;
     }
     serde_json::json!({
         "openapi": "3.1.0",
@@ -160,6 +226,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
             text.push_str(&format!("# TYPE {name} counter\n{name} {value}\n"));
         }
     }
+    let batches = state.hits.batches();
+    text.push_str(&format!(
+        "# TYPE jalin_event_batches_total counter\njalin_event_batches_total {batches}\n"
+    ));
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -177,24 +247,9 @@ async fn not_found() -> Problem {
 
 /// The application.
 pub(crate) fn router(state: AppState, body_limit: usize) -> Router {
-    Router::new()
-        .route("/t/o/{token}", get(tracking::open))
-        .route("/t/c/{token}", get(tracking::click))
-        .route(
-            "/u/{token}",
-            get(tracking::unsubscribe_page).post(tracking::unsubscribe_post),
-        )
-        .route("/hooks/email/bounce", post(hooks::bounce))
-        .route("/hooks/orders", post(hooks::orders))
-        .route("/hooks/call-center", post(hooks::call_center))
-        .route("/hooks/sms/twilio", post(sms_hooks::twilio))
-        .route(
-            "/hooks/sms/kannel",
-            get(sms_hooks::kannel).post(sms_hooks::kannel),
-        )
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { axum::Json(openapi()) }))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |r, route| r.route(route.path, route.handler))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

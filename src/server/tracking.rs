@@ -9,7 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use jalin_channels::tracking::Purpose;
-use jalin_engine::responses::{MessageInfo, message_info, record_click, record_open, unsubscribe};
+use jalin_engine::hits::{Hit, Recorded};
+use jalin_engine::responses::{MessageInfo, message_info, unsubscribe};
 
 /// The smallest transparent GIF.
 const PIXEL: &[u8] = &[
@@ -35,17 +36,45 @@ async fn message(
     Ok((m, t.url))
 }
 
+/// Verifies a tracking token of `purpose` (no database lookup) and records the hit; a token
+/// that does not verify, or names a message that does not exist, is a 404.
+async fn hit(state: &AppState, token: &str, purpose: Purpose) -> Result<Option<String>, Problem> {
+    let t = state
+        .keys
+        .verify(token)
+        .filter(|t| t.purpose == purpose)
+        .ok_or_else(Problem::not_found)?;
+    let (hit, metric) = match purpose {
+        Purpose::Click => {
+            let url = t.url.clone().ok_or_else(Problem::not_found)?;
+            // Only web links: a signed token never carries anything else, but check anyway.
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(Problem::not_found());
+            }
+            (Hit::Click(url), "jalin_clicks_total")
+        }
+        _ => (Hit::Open, "jalin_opens_total"),
+    };
+    let recorded = state
+        .hits
+        .record(t.message_id, hit, state.clock.now().timestamp())
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    match recorded {
+        Recorded::NoMessage => Err(Problem::not_found()),
+        Recorded::New => {
+            state.metrics.count(metric);
+            Ok(t.url)
+        }
+        Recorded::Repeat => Ok(t.url),
+    }
+}
+
 pub(crate) async fn open(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, Problem> {
-    let (m, _) = message(&state, &token, Purpose::Open).await?;
-    if record_open(&state.store, &m, state.clock.now().timestamp())
-        .await
-        .map_err(|e| Problem::internal(&e))?
-    {
-        state.metrics.count("jalin_opens_total");
-    }
+    hit(&state, &token, Purpose::Open).await?;
     let mut r = PIXEL.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
@@ -60,18 +89,9 @@ pub(crate) async fn click(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, Problem> {
-    let (m, url) = message(&state, &token, Purpose::Click).await?;
-    let url = url.ok_or_else(Problem::not_found)?;
-    // Only web links: a signed token never carries anything else, but check anyway.
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(Problem::not_found());
-    }
-    if record_click(&state.store, &m, &url, state.clock.now().timestamp())
-        .await
-        .map_err(|e| Problem::internal(&e))?
-    {
-        state.metrics.count("jalin_clicks_total");
-    }
+    let url = hit(&state, &token, Purpose::Click)
+        .await?
+        .ok_or_else(Problem::not_found)?;
     let location = HeaderValue::from_str(&url).map_err(|_| Problem::not_found())?;
     Ok((
         StatusCode::FOUND,

@@ -721,3 +721,81 @@ async fn raw_dsn_bounce(db: &TestDb) {
     );
 }
 both_backends!(dsn, raw_dsn_bounce);
+
+/// Opens and clicks fired concurrently are grouped into few transactions, and each is
+/// stored exactly once: repeats and unknown messages are reported, not written.
+async fn hits_batched(db: &TestDb) {
+    use jalin_engine::hits::{Hit, HitWriter, Recorded};
+    const N: i64 = 300;
+    db.exec(&format!(
+        "INSERT INTO customers (external_ref, kind, name, email, locale, time_zone, created_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {N})
+         SELECT 'H' || i, 'consumer', 'Pelanggan', 'p' || i || '@example.co.id', 'id', 'Asia/Jakarta', 0 FROM n"
+    ))
+    .await;
+    db.exec(
+        "INSERT INTO campaign_runs (campaign, trigger_key, kind, scheduled_for, created_at, status)
+         VALUES ('promo', 'send:1', 'marketing', 0, 0, 'planned')",
+    )
+    .await;
+    // Every customer an email; the first also an SMS.
+    db.exec(
+        "INSERT INTO outbox (run_id, campaign, kind, customer_id, channel, variant, status, created_at)
+         SELECT r.id, 'promo', 'marketing', c.id, 'email', 'a', 'sent', 0 FROM customers c, campaign_runs r
+         UNION ALL
+         SELECT r.id, 'promo', 'marketing', MIN(c.id), 'sms', 'a', 'sent', 0 FROM customers c, campaign_runs r GROUP BY r.id",
+    )
+    .await;
+    let emails: Vec<i64> = with_pool!(&db.store, pool => sqlx::query_scalar(
+        "SELECT id FROM outbox WHERE channel = 'email' ORDER BY id").fetch_all(pool).await)
+    .expect("messages");
+    let sms: i64 = db
+        .scalar("SELECT id FROM outbox WHERE channel = 'sms'")
+        .await;
+    assert_eq!(emails.len() as i64, N);
+
+    let writer = HitWriter::start(&db.store);
+    let at = 1_700_000_000;
+    let mut hits = Vec::new();
+    for &id in &emails {
+        // Each open twice (the second a repeat), two different links, one of them twice.
+        hits.push((id, Hit::Open));
+        hits.push((id, Hit::Open));
+        hits.push((id, Hit::Click("https://kayujaya.example/a".into())));
+        hits.push((id, Hit::Click("https://kayujaya.example/b".into())));
+        hits.push((id, Hit::Click("https://kayujaya.example/b".into())));
+    }
+    hits.push((sms, Hit::Click("https://kayujaya.example/s".into())));
+    let unknown = emails.iter().max().copied().unwrap_or_default() + 1000;
+    hits.push((unknown, Hit::Open));
+    let total = hits.len() as u64;
+    let tasks: Vec<_> = hits
+        .into_iter()
+        .map(|(id, hit)| {
+            let w = writer.clone();
+            tokio::spawn(async move { w.record(id, hit, at).await })
+        })
+        .collect();
+    let (mut new, mut repeat, mut missing) = (0, 0, 0);
+    for t in tasks {
+        match t.await.expect("task").expect("recorded") {
+            Recorded::New => new += 1,
+            Recorded::Repeat => repeat += 1,
+            Recorded::NoMessage => missing += 1,
+        }
+    }
+    assert_eq!((new, repeat, missing), (3 * N + 1, 2 * N, 1));
+    assert_eq!(events(db, "email.opened").await, N);
+    assert_eq!(events(db, "email.clicked").await, 2 * N);
+    assert_eq!(events(db, "sms.clicked").await, 1);
+    let linked = db
+        .scalar("SELECT COUNT(*) FROM events WHERE link = 'https://kayujaya.example/b' AND campaign = 'promo' AND occurred_at = 1700000000")
+        .await;
+    assert_eq!(linked, N);
+    assert!(
+        writer.batches() * 2 < total,
+        "{} transactions for {total} hits: not batched",
+        writer.batches()
+    );
+}
+both_backends!(hit_batches, hits_batched);
