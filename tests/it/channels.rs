@@ -118,34 +118,155 @@ async fn smtp_delivers_multipart_mail_with_one_click_unsubscribe_and_a_valid_dki
 
 #[tokio::test]
 async fn smtp_replies_become_outcomes_with_the_enhanced_code() {
-    let server = SmtpCapture::start();
-    let smtp = SmtpEmail::new(&smtp_config(server.port), settings()).expect("smtp");
-    let gone = smtp.send(&email("m-2", "gone@example.co.id")).await;
+    // Pipelined (the server offers PIPELINING) and one command at a time.
+    for options in [&[][..], &["--no-pipelining"][..]] {
+        let server = SmtpCapture::start_with(options);
+        let smtp = SmtpEmail::new(&smtp_config(server.port), settings()).expect("smtp");
+        let gone = smtp.send(&email("m-2", "gone@example.co.id")).await;
+        assert!(
+            matches!(&gone, Outcome::Permanent { code: Some(c), .. } if c == "5.1.1"),
+            "{options:?}: {gone:?}"
+        );
+        let later = smtp.send(&email("m-3", "later@example.co.id")).await;
+        assert!(later.is_transient(), "451 is transient: {later:?}");
+        let busy = smtp.send(&email("m-4", "busy@example.co.id")).await;
+        assert!(busy.is_transient(), "421 is transient: {busy:?}");
+        // The pool recovers after a 421 closed the connection.
+        assert!(
+            smtp.send(&email("m-5", "siti@example.co.id"))
+                .await
+                .is_delivered(),
+            "{options:?}"
+        );
+        // Malformed messages never reach the server.
+        let injected = smtp
+            .send(&Email {
+                subject: "Hi\r\nBcc: victim@example.com".into(),
+                ..email("m-6", "siti@example.co.id")
+            })
+            .await;
+        assert!(injected.is_permanent(), "{injected:?}");
+        let not_an_address = smtp.send(&email("m-7", "siti at example")).await;
+        assert!(not_an_address.is_permanent());
+        assert_eq!(server.wait_for(1).len(), 1);
+    }
+}
+
+/// An SMTP server that answers nothing until MAIL, RCPT and DATA have all arrived. A client
+/// that waits for each reply before sending the next command hangs here. Recipients at
+/// `gone@` are refused (550 5.1.1, then 503 for DATA). Each accepted body is sent to `bodies`
+/// as received (still dot-stuffed).
+async fn strict_pipelining_server(
+    listener: tokio::net::TcpListener,
+    bodies: tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let mut queued = 0;
+    while let Ok((socket, _)) = listener.accept().await {
+        let (read, mut write) = socket.into_split();
+        let mut read = tokio::io::BufReader::new(read);
+        let _ = write.write_all(b"220 strict ESMTP\r\n").await;
+        let mut pending: Vec<String> = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                break;
+            }
+            let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+            let reply = match verb.as_str() {
+                "EHLO" => "250-strict\r\n250-PIPELINING\r\n250 8BITMIME\r\n".to_owned(),
+                "MAIL" | "RCPT" => {
+                    pending.push(line.clone());
+                    continue;
+                }
+                "DATA" => {
+                    let mut replies = String::new();
+                    let mut accepted = 0;
+                    for command in pending.drain(..) {
+                        if command.starts_with("RCPT") && command.contains("gone@") {
+                            replies.push_str("550 5.1.1 no such user\r\n");
+                        } else {
+                            accepted += usize::from(command.starts_with("RCPT"));
+                            replies.push_str("250 2.1.0 ok\r\n");
+                        }
+                    }
+                    if accepted == 0 {
+                        replies.push_str("503 5.5.1 no valid recipients\r\n");
+                        replies
+                    } else {
+                        replies.push_str("354 go ahead\r\n");
+                        let _ = write.write_all(replies.as_bytes()).await;
+                        let mut body = String::new();
+                        loop {
+                            line.clear();
+                            if read.read_line(&mut line).await.unwrap_or(0) == 0 || line == ".\r\n"
+                            {
+                                break;
+                            }
+                            body.push_str(&line);
+                        }
+                        let _ = bodies.send(body);
+                        queued += 1;
+                        format!("250 2.0.0 queued as S{queued}\r\n")
+                    }
+                }
+                "QUIT" => {
+                    let _ = write.write_all(b"221 bye\r\n").await;
+                    break;
+                }
+                _ => "250 ok\r\n".to_owned(),
+            };
+            let _ = write.write_all(reply.as_bytes()).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn smtp_pipelines_mail_rcpt_and_data_when_the_server_offers_it() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, mut bodies) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(strict_pipelining_server(listener, tx));
+    let smtp = SmtpEmail::new(&smtp_config(port), settings()).expect("smtp");
+    let send = |e: Email| {
+        let smtp = &smtp;
+        async move {
+            tokio::time::timeout(Duration::from_secs(10), smtp.send(&e))
+                .await
+                .expect("the client waited for a reply the server only sends once DATA arrives")
+        }
+    };
+    let first = send(Email {
+        text: ".titik di awal baris\r\nbaris biasa\r\n..dua titik".into(),
+        ..email("p-1", "budi@example.co.id")
+    })
+    .await;
+    assert!(
+        matches!(&first, Outcome::Delivered { provider_id: Some(p) } if p.contains("queued as S1")),
+        "{first:?}"
+    );
+    let body = bodies.recv().await.expect("body");
+    // Lines that start with a dot are sent with one more (RFC 5321 transparency).
+    assert!(
+        body.contains("\r\n..titik di awal baris\r\nbaris biasa\r\n...dua titik"),
+        "{body}"
+    );
+    assert!(body.contains("Message-ID: <p-1@kayujaya.example>"));
+    let gone = send(email("p-2", "gone@example.co.id")).await;
     assert!(
         matches!(&gone, Outcome::Permanent { code: Some(c), .. } if c == "5.1.1"),
         "{gone:?}"
     );
-    let later = smtp.send(&email("m-3", "later@example.co.id")).await;
-    assert!(later.is_transient(), "451 is transient: {later:?}");
-    let busy = smtp.send(&email("m-4", "busy@example.co.id")).await;
-    assert!(busy.is_transient(), "421 is transient: {busy:?}");
-    // The pool recovers after a 421 closed the connection.
+    // The refused transaction's connection is closed, not reused half-read; the next message
+    // goes through.
+    let third = send(email("p-3", "siti@example.co.id")).await;
     assert!(
-        smtp.send(&email("m-5", "siti@example.co.id"))
-            .await
-            .is_delivered()
+        matches!(&third, Outcome::Delivered { provider_id: Some(p) } if p.contains("queued as S")),
+        "{third:?}"
     );
-    // Malformed messages never reach the server.
-    let injected = smtp
-        .send(&Email {
-            subject: "Hi\r\nBcc: victim@example.com".into(),
-            ..email("m-6", "siti@example.co.id")
-        })
-        .await;
-    assert!(injected.is_permanent(), "{injected:?}");
-    let not_an_address = smtp.send(&email("m-7", "siti at example")).await;
-    assert!(not_an_address.is_permanent());
-    assert_eq!(server.wait_for(1).len(), 1);
 }
 
 #[tokio::test]

@@ -43,11 +43,18 @@ pub struct SmtpCapture {
 }
 
 impl SmtpCapture {
+    /// A server that offers PIPELINING.
     pub fn start() -> SmtpCapture {
+        SmtpCapture::start_with(&[])
+    }
+
+    /// A server started with extra options (`--no-pipelining`).
+    pub fn start_with(options: &[&str]) -> SmtpCapture {
         let dir = Scratch::new();
         let mut child = Command::new("python3")
             .arg(support_dir().join("smtp_capture.py"))
             .args(["--dir", dir.0.to_str().expect("utf-8")])
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -2,9 +2,10 @@
 
 Recipients whose local part is `gone` get 550 5.1.1, `later` 451 4.7.1, `busy` 421 4.3.2;
 everyone else is accepted. Each message is written to DIR/NNNNNN.eml (renamed into place, so a
-reader never sees half a file). Prints "ready PORT" once listening.
+reader never sees half a file). Offers PIPELINING (RFC 2920) unless --no-pipelining. Prints
+"ready PORT" once listening.
 
-    python3 smtp_capture.py --port 0 --dir /tmp/mails
+    python3 smtp_capture.py --port 0 --dir /tmp/mails [--no-pipelining]
 """
 
 import argparse
@@ -16,9 +17,16 @@ from aiosmtpd.controller import Controller
 
 
 class Handler:
-    def __init__(self, out):
+    def __init__(self, out, pipelining):
         self.out = out
         self.n = 0
+        self.pipelining = pipelining
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0].lower()
@@ -52,10 +60,11 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--dir", required=True)
+    p.add_argument("--no-pipelining", action="store_true")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     port = a.port or free_port()
-    controller = Controller(Handler(a.dir), hostname="127.0.0.1", port=port, decode_data=False)
+    controller = Controller(Handler(a.dir, not a.no_pipelining), hostname="127.0.0.1", port=port, decode_data=False)
     controller.start()
     print(f"ready {port}", flush=True)
     try:

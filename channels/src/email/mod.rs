@@ -4,6 +4,7 @@
 
 pub mod bounce;
 mod build;
+mod pipeline;
 mod pool;
 pub mod smtp;
 

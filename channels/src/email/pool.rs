@@ -5,7 +5,9 @@
 //! connection at ~25 messages a second. lettre's own pool cannot set the option, so this pool
 //! opens the sockets itself and uses lettre's protocol implementation on them
 //! (`AsyncSmtpConnection`). Implicit TLS (port 465) is the exception: lettre must open those.
+//! Messages go out pipelined where the server allows it ([`super::pipeline`]).
 
+use super::pipeline::Connection;
 use lettre::address::Envelope;
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -56,7 +58,7 @@ pub(crate) struct Pool {
     hello: ClientId,
     security: Security,
     credentials: Option<Credentials>,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(Connection, Instant)>>,
     slots: Semaphore,
 }
 
@@ -89,7 +91,7 @@ impl Pool {
     }
 
     /// Opens, greets, secures and authenticates a new connection.
-    pub(crate) async fn connect(&self) -> Result<AsyncSmtpConnection, PoolError> {
+    pub(crate) async fn connect(&self) -> Result<Connection, PoolError> {
         let mut conn = match &self.security {
             Security::Implicit(params) => {
                 AsyncSmtpConnection::connect_tokio1(
@@ -132,10 +134,10 @@ impl Pool {
         if let Some(c) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], c).await?;
         }
-        Ok(conn)
+        Ok(Connection::new(conn, &self.hello).await?)
     }
 
-    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+    fn take_idle(&self) -> Option<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some((conn, since)) = idle.pop() {
             if since.elapsed() < MAX_IDLE {
@@ -146,7 +148,7 @@ impl Pool {
         None
     }
 
-    fn put_back(&self, conn: AsyncSmtpConnection) {
+    fn put_back(&self, conn: Connection) {
         if !conn.has_broken() {
             self.idle
                 .lock()

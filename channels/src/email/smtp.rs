@@ -166,8 +166,8 @@ impl Channel<Email> for SmtpEmail {
         Box::pin(async move {
             match self.pool.connect().await {
                 Ok(mut conn) => {
-                    let alive = conn.test_connected().await;
-                    let _ = conn.quit().await;
+                    let alive = conn.smtp.test_connected().await;
+                    let _ = conn.smtp.quit().await;
                     if alive {
                         Ok(())
                     } else {
