@@ -1,16 +1,25 @@
 //! Segment evaluation against the same rules written by hand in SQL, side by side, on a loaded
-//! database (generate-sample --customers 1000000 and every file imported).
+//! database (generate-sample --customers N and every file imported).
 //!
-//! JALIN_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/jalin_bench cargo bench --bench segments
+//! ```sh
+//! cargo bench --bench segments -- [N]
+//! JALIN_BENCH_DATABASE_URL=postgres://… cargo bench --bench segments   # one database you loaded
+//! ```
+//! Without a URL it runs on PostgreSQL (`jalin_bench_segments_N` on 127.0.0.1) and on SQLite
+//! (`.bench/segments-N.db`), generating the sample (`.bench/sample-N`) and importing every file
+//! the first time (about half an hour for a million customers).
 //!
 //! For each rule: COUNT(*) and the full member stream (every id, one query read incrementally)
 //! for the compiled rule and for the hand-written query, best of three runs each.
 
 use jalin_engine::config::SourceFile;
+use jalin_engine::import::{ImportKind, ImportOptions, import_file};
+use jalin_engine::sample::{SampleParams, generate};
 use jalin_engine::segments::{SegmentSet, count_members, members, parse_segment};
 use jalin_engine::store::{Backend, Store};
 use jalin_engine::with_pool;
 use sqlx::AssertSqlSafe;
+use std::path::Path;
 use std::time::Instant;
 
 const DAY: i64 = 86_400;
@@ -130,45 +139,153 @@ async fn stream_hand(store: &Store, sql: &str, now: i64) -> i64 {
     })
 }
 
+async fn count(store: &Store, sql: &'static str) -> i64 {
+    with_pool!(store, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await)
+        .expect("count")
+}
+
+/// Generates the sample once and imports every file into `store` unless it holds it already.
+async fn load(store: &Store, n: u64) {
+    if count(store, "SELECT COUNT(*) FROM customers").await >= n as i64
+        && count(store, "SELECT COUNT(*) FROM events").await > 0
+    {
+        return;
+    }
+    let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+        .expect("date")
+        .to_utc();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(".bench/sample-{n}"));
+    if !dir.join("events.csv").exists() {
+        eprintln!("generating {n} sample customers into {}", dir.display());
+        let params = SampleParams {
+            customers: n,
+            as_of,
+            ..SampleParams::default()
+        };
+        generate(&dir, &params, &|_| {}).expect("generate");
+    }
+    for kind in [
+        ImportKind::Customers,
+        ImportKind::Products,
+        ImportKind::Orders,
+        ImportKind::OrderLines,
+        ImportKind::Complaints,
+        ImportKind::Consent,
+        ImportKind::Events,
+    ] {
+        let file = dir.join(format!("{kind}.csv"));
+        eprintln!("importing {}", file.display());
+        let started = Instant::now();
+        import_file(
+            store,
+            kind,
+            &file,
+            &ImportOptions::default(),
+            as_of.timestamp(),
+            &|_| {},
+        )
+        .await
+        .expect("import");
+        eprintln!("  {:.0} s", started.elapsed().as_secs_f64());
+    }
+}
+
+async fn bench(store: &Store, shown: &str) {
+    let backend = store.backend();
+    // The data ends at the sample's as-of day; measure "now" from the newest order so the
+    // windows select what they would on the day of the export.
+    let now: i64 = with_pool!(store, pool => sqlx::query_scalar::<_, i64>("SELECT CAST(MAX(placed_at) AS BIGINT) FROM orders").fetch_one(pool).await).expect("max") + DAY;
+    let customers = count(store, "SELECT COUNT(*) FROM customers").await;
+    let orders = count(store, "SELECT COUNT(*) FROM orders").await;
+    println!("\n{customers} customers, {orders} orders on {shown}");
+    println!(
+        "{:<28} {:>9} {:>10} {:>10} {:>6} {:>10} {:>10} {:>6}",
+        "rule", "members", "count", "by hand", "ratio", "stream", "by hand", "ratio"
+    );
+    for case in CASES {
+        let segment =
+            parse_segment(&SourceFile::new(case.name, case.rule), "bench").expect("rule parses");
+        let set = SegmentSet::from_segments([segment.clone()]);
+        let (count_ours, n_ours) = best_of(3, || async {
+            count_members(store, &set, &segment.rule, now)
+                .await
+                .expect("count")
+        })
+        .await;
+        let count_sql = hand_sql(case, backend, "COUNT(*)");
+        let (count_hand, n_hand) = best_of(3, || async {
+            with_pool!(store, pool => sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql.clone())).bind(now).fetch_one(pool).await).expect("hand count")
+        })
+        .await;
+        assert_eq!(
+            n_ours, n_hand,
+            "{}: compiled and hand-written counts differ",
+            case.name
+        );
+        let (stream_ours, s_ours) = best_of(3, || async {
+            members(
+                store,
+                &set,
+                &segment.rule,
+                now,
+                10_000,
+                async |_: &[i64]| Ok(()),
+            )
+            .await
+            .expect("stream") as i64
+        })
+        .await;
+        let ids_sql = hand_sql(case, backend, "c.id");
+        let (stream_hand_s, s_hand) =
+            best_of(3, || async { stream_hand(store, &ids_sql, now).await }).await;
+        assert_eq!(s_ours, s_hand);
+        println!(
+            "{:<28} {:>9} {:>9.3}s {:>9.3}s {:>6.2} {:>9.3}s {:>9.3}s {:>6.2}",
+            case.name,
+            n_ours,
+            count_ours,
+            count_hand,
+            count_ours / count_hand,
+            stream_ours,
+            stream_hand_s,
+            stream_ours / stream_hand_s
+        );
+    }
+}
+
 fn main() {
-    let url = std::env::var("JALIN_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/jalin_bench".into());
+    let n: u64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let store = Store::connect(&url).await.expect("connect");
-        let backend = store.backend();
-        // The data ends at the sample's as-of day; measure "now" from the newest order so the
-        // windows select what they would on the day of the export.
-        let now: i64 = with_pool!(&store, pool => sqlx::query_scalar::<_, i64>("SELECT CAST(MAX(placed_at) AS BIGINT) FROM orders").fetch_one(pool).await).expect("max") + DAY;
-        let customers: i64 = with_pool!(&store, pool => sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(pool).await).expect("count");
-        let orders: i64 = with_pool!(&store, pool => sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(pool).await).expect("count");
-        println!("{} customers, {} orders on {}", customers, orders, jalin_engine::store::redact_url(&url));
-        println!("{:<28} {:>9} {:>10} {:>10} {:>6} {:>10} {:>10} {:>6}", "rule", "members", "count", "by hand", "ratio", "stream", "by hand", "ratio");
-        for case in CASES {
-            let segment = parse_segment(&SourceFile::new(case.name, case.rule), "bench").expect("rule parses");
-            let set = SegmentSet::from_segments([segment.clone()]);
-            let (count_ours, n_ours) = best_of(3, || async { count_members(&store, &set, &segment.rule, now).await.expect("count") }).await;
-            let count_sql = hand_sql(case, backend, "COUNT(*)");
-            let (count_hand, n_hand) = best_of(3, || async {
-                with_pool!(&store, pool => sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql.clone())).bind(now).fetch_one(pool).await).expect("hand count")
-            })
-            .await;
-            assert_eq!(n_ours, n_hand, "{}: compiled and hand-written counts differ", case.name);
-            let (stream_ours, s_ours) = best_of(3, || async {
-                members(&store, &set, &segment.rule, now, 10_000, async |_: &[i64]| Ok(())).await.expect("stream") as i64
-            })
-            .await;
-            let ids_sql = hand_sql(case, backend, "c.id");
-            let (stream_hand_s, s_hand) = best_of(3, || async { stream_hand(&store, &ids_sql, now).await }).await;
-            assert_eq!(s_ours, s_hand);
-            println!(
-                "{:<28} {:>9} {:>9.3}s {:>9.3}s {:>6.2} {:>9.3}s {:>9.3}s {:>6.2}",
-                case.name, n_ours, count_ours, count_hand, count_ours / count_hand, stream_ours, stream_hand_s, stream_ours / stream_hand_s
-            );
+        if let Ok(url) = std::env::var("JALIN_BENCH_DATABASE_URL") {
+            let store = Store::connect(&url).await.expect("connect");
+            bench(&store, &jalin_engine::store::redact_url(&url)).await;
+            store.close().await;
+            return;
         }
-        store.close().await;
+        let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+        let db = format!("jalin_bench_segments_{n}");
+        if let Ok(Store::Postgres(pool)) = Store::connect(admin).await {
+            let _ = sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {db}")))
+                .execute(&pool)
+                .await;
+        }
+        let sqlite = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(".bench/segments-{n}.db"));
+        for url in [
+            format!("postgres://postgres@127.0.0.1:5432/{db}"),
+            format!("sqlite://{}", sqlite.display()),
+        ] {
+            let store = Store::connect(&url).await.expect("connect");
+            store.migrate().await.expect("migrate");
+            load(&store, n).await;
+            bench(&store, &url).await;
+            store.close().await;
+        }
     });
 }
