@@ -15,7 +15,7 @@ mod common;
 
 use jalin_engine::analytics::bgnbd::BgNbd;
 use jalin_engine::analytics::{AnalyticsSettings, purchase_histories, recompute};
-use jalin_engine::import::{ImportKind, ImportOptions, import_file};
+use jalin_engine::import::ImportKind;
 use jalin_engine::sample::{SampleParams, generate};
 use jalin_engine::store::Store;
 use jalin_engine::with_pool;
@@ -44,25 +44,17 @@ async fn load(store: &Store, n: u64, as_of: chrono::DateTime<chrono::Utc>) {
         };
         generate(&dir, &params, &|_| {}).expect("generate");
     }
-    for (kind, file) in [
-        (ImportKind::Customers, "customers.csv"),
-        (ImportKind::Orders, "orders.csv"),
-        (ImportKind::Complaints, "complaints.csv"),
-    ] {
-        eprintln!("importing {file}");
-        let started = Instant::now();
-        import_file(
-            store,
-            kind,
-            &dir.join(file),
-            &ImportOptions::default(),
-            as_of.timestamp(),
-            &|_| {},
-        )
-        .await
-        .expect("import");
-        eprintln!("  {:.0} s", started.elapsed().as_secs_f64());
-    }
+    common::import_all(
+        store,
+        &dir,
+        &[
+            ImportKind::Customers,
+            ImportKind::Orders,
+            ImportKind::Complaints,
+        ],
+        as_of.timestamp(),
+    )
+    .await;
     with_pool!(store, pool => sqlx::query("VACUUM ANALYZE").execute(pool).await.map(|_| ()))
         .expect("analyze");
 }

@@ -12,8 +12,10 @@
 //! For each rule: COUNT(*) and the full member stream (every id, one query read incrementally)
 //! for the compiled rule and for the hand-written query, best of three runs each.
 
+mod common;
+
 use jalin_engine::config::SourceFile;
-use jalin_engine::import::{ImportKind, ImportOptions, import_file};
+use jalin_engine::import::ImportKind;
 use jalin_engine::sample::{SampleParams, generate};
 use jalin_engine::segments::{SegmentSet, count_members, members, parse_segment};
 use jalin_engine::store::{Backend, Store};
@@ -164,30 +166,21 @@ async fn load(store: &Store, n: u64) {
         };
         generate(&dir, &params, &|_| {}).expect("generate");
     }
-    for kind in [
-        ImportKind::Customers,
-        ImportKind::Products,
-        ImportKind::Orders,
-        ImportKind::OrderLines,
-        ImportKind::Complaints,
-        ImportKind::Consent,
-        ImportKind::Events,
-    ] {
-        let file = dir.join(format!("{kind}.csv"));
-        eprintln!("importing {}", file.display());
-        let started = Instant::now();
-        import_file(
-            store,
-            kind,
-            &file,
-            &ImportOptions::default(),
-            as_of.timestamp(),
-            &|_| {},
-        )
-        .await
-        .expect("import");
-        eprintln!("  {:.0} s", started.elapsed().as_secs_f64());
-    }
+    common::import_all(
+        store,
+        &dir,
+        &[
+            ImportKind::Customers,
+            ImportKind::Products,
+            ImportKind::Orders,
+            ImportKind::OrderLines,
+            ImportKind::Complaints,
+            ImportKind::Consent,
+            ImportKind::Events,
+        ],
+        as_of.timestamp(),
+    )
+    .await;
 }
 
 async fn bench(store: &Store, shown: &str) {

@@ -9,6 +9,8 @@
 //! Runs on SQLite (the embedded default) and on PostgreSQL (`jalin_bench_tracking` on
 //! 127.0.0.1, or `JALIN_BENCH_PG_ADMIN`'s server).
 
+mod common;
+
 use jalin_channels::tracking::{Purpose, TrackingKeys};
 use jalin_engine::store::Store;
 use jalin_engine::with_pool;
@@ -137,17 +139,6 @@ fn wait_port(port: u16) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn peak_rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// nginx serving `pixel.gif` for every path, with `worker_processes auto` and no access log.
@@ -305,7 +296,7 @@ async fn run(label: &str, url: &str, dir: &Path, seconds: u64, connections: u64)
         "SELECT COUNT(*) FROM events WHERE event_type = 'email.clicked'",
     )
     .await;
-    let rss = peak_rss_mb(server.0.id());
+    let rss = common::peak_rss_mb_of(&server.0.id().to_string());
     drop(server);
 
     println!("\n{label}: wrk -t2 -c{connections} -d{seconds}s --latency, distinct valid tokens");
