@@ -7,7 +7,7 @@
 //! ```
 //! Without a URL it runs on PostgreSQL (`jalin_bench_segments_N` on 127.0.0.1) and on SQLite
 //! (`.bench/segments-N.db`), generating the sample (`.bench/sample-N`) and importing every file
-//! the first time (about half an hour for a million customers).
+//! the first time (about 50 minutes for a million customers).
 //!
 //! For each rule: COUNT(*) and the full member stream (every id, one query read incrementally)
 //! for the compiled rule and for the hand-written query, best of three runs each.
