@@ -16,7 +16,7 @@ mod common;
 use jalin_engine::analytics::bgnbd::BgNbd;
 use jalin_engine::analytics::{AnalyticsSettings, purchase_histories, recompute};
 use jalin_engine::import::ImportKind;
-use jalin_engine::sample::{SampleParams, generate};
+use jalin_engine::sample::SampleParams;
 use jalin_engine::store::Store;
 use jalin_engine::with_pool;
 use std::io::Write as _;
@@ -33,17 +33,14 @@ async fn load(store: &Store, n: u64, as_of: chrono::DateTime<chrono::Utc>) {
         return;
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(".bench/analytics-{n}"));
-    if !dir.join("orders.csv").exists() {
-        eprintln!("generating {n} sample customers into {}", dir.display());
-        let params = SampleParams {
-            customers: n,
-            as_of,
-            // A little busier than the default sample: ten orders per customer on average.
-            alpha: 7.5,
-            ..SampleParams::default()
-        };
-        generate(&dir, &params, &|_| {}).expect("generate");
-    }
+    let params = SampleParams {
+        customers: n,
+        as_of,
+        // A little busier than the default sample: ten orders per customer on average.
+        alpha: 7.5,
+        ..SampleParams::default()
+    };
+    common::ensure_sample(&dir, &params);
     common::import_all(
         store,
         &dir,

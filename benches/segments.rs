@@ -16,7 +16,7 @@ mod common;
 
 use jalin_engine::config::SourceFile;
 use jalin_engine::import::ImportKind;
-use jalin_engine::sample::{SampleParams, generate};
+use jalin_engine::sample::SampleParams;
 use jalin_engine::segments::{SegmentSet, count_members, members, parse_segment};
 use jalin_engine::store::{Backend, Store};
 use jalin_engine::with_pool;
@@ -157,15 +157,12 @@ async fn load(store: &Store, n: u64) {
         .expect("date")
         .to_utc();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(".bench/sample-{n}"));
-    if !dir.join("events.csv").exists() {
-        eprintln!("generating {n} sample customers into {}", dir.display());
-        let params = SampleParams {
-            customers: n,
-            as_of,
-            ..SampleParams::default()
-        };
-        generate(&dir, &params, &|_| {}).expect("generate");
-    }
+    let params = SampleParams {
+        customers: n,
+        as_of,
+        ..SampleParams::default()
+    };
+    common::ensure_sample(&dir, &params);
     common::import_all(
         store,
         &dir,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use jalin_engine::import::{ImportKind, ImportOptions, import_file};
+use jalin_engine::sample::{SampleParams, generate};
 use jalin_engine::store::Store;
 use std::path::Path;
 use std::time::Instant;
@@ -35,5 +36,18 @@ pub(crate) async fn import_all(store: &Store, dir: &Path, kinds: &[ImportKind], 
             .await
             .expect("import");
         eprintln!("  {:.0} s", started.elapsed().as_secs_f64());
+    }
+}
+
+/// Generates the sample into `dir` unless a finished one is there (`parameters.json` is
+/// written last).
+pub(crate) fn ensure_sample(dir: &Path, params: &SampleParams) {
+    if !dir.join("parameters.json").exists() {
+        eprintln!(
+            "generating {} sample customers into {}",
+            params.customers,
+            dir.display()
+        );
+        generate(dir, params, &|_| {}).expect("generate");
     }
 }

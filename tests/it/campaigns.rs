@@ -147,6 +147,23 @@ struct Rig {
     clock: Arc<FixedClock>,
 }
 
+impl Rig {
+    /// Fires `campaign` for its whole segment at `at` under `key`, as `jalin send` does;
+    /// `resume` plans a run that exists again.
+    async fn send(
+        &self,
+        campaign: &jalin_engine::campaigns::Campaign,
+        key: &str,
+        at: DateTime<Utc>,
+        resume: bool,
+    ) -> jalin_workers::scheduler::Fired {
+        self.planner
+            .fire(campaign, key, at, Audience::Segment, None, resume, &|_| {})
+            .await
+            .expect("plan")
+    }
+}
+
 async fn rig(db: &TestDb, config: &Path, queue_url: &str) -> Rig {
     rig_named(
         db,
@@ -333,19 +350,7 @@ async fn plan_and_deliver(db: &TestDb, queue_url: &str) {
     let r = rig(db, &config, queue_url).await;
     let campaign = r.project.campaigns.get("win-back").expect("campaign");
 
-    let fired = r
-        .planner
-        .fire(
-            campaign,
-            "send:1",
-            ten_am(),
-            Audience::Segment,
-            None,
-            false,
-            &|_| {},
-        )
-        .await
-        .expect("plan");
+    let fired = r.send(campaign, "send:1", ten_am(), false).await;
     let stats = fired.stats.expect("planned");
     assert_eq!(stats.audience, 8);
     assert_eq!(stats.paused_complaint, 1, "open complaint pauses marketing");
@@ -359,35 +364,11 @@ async fn plan_and_deliver(db: &TestDb, queue_url: &str) {
     assert_eq!(stats.jobs, 2, "5 rows in batches of 3");
 
     // The same trigger key again starts nothing and writes nothing.
-    let again = r
-        .planner
-        .fire(
-            campaign,
-            "send:1",
-            ten_am(),
-            Audience::Segment,
-            None,
-            false,
-            &|_| {},
-        )
-        .await
-        .expect("second fire");
+    let again = r.send(campaign, "send:1", ten_am(), false).await;
     assert!(again.stats.is_none());
     assert_eq!(again.run_id, fired.run_id);
     // Resuming the planned run writes no second row either.
-    let resumed = r
-        .planner
-        .fire(
-            campaign,
-            "send:1",
-            ten_am(),
-            Audience::Segment,
-            None,
-            true,
-            &|_| {},
-        )
-        .await
-        .expect("resume");
+    let resumed = r.send(campaign, "send:1", ten_am(), true).await;
     assert_eq!(resumed.stats.expect("replanned").existing, 5);
     assert_eq!(db.count("outbox").await, 5);
     assert_eq!(
@@ -521,33 +502,9 @@ async fn plan_and_deliver(db: &TestDb, queue_url: &str) {
     .await;
 
     // A second run within the cap window: the cap (2 per 7 days) stops nobody yet, a third does.
-    let second = r
-        .planner
-        .fire(
-            campaign,
-            "send:2",
-            ten_am(),
-            Audience::Segment,
-            None,
-            false,
-            &|_| {},
-        )
-        .await
-        .expect("second run");
+    let second = r.send(campaign, "send:2", ten_am(), false).await;
     assert_eq!(second.stats.expect("planned").capped, 0);
-    let third = r
-        .planner
-        .fire(
-            campaign,
-            "send:3",
-            ten_am(),
-            Audience::Segment,
-            None,
-            false,
-            &|_| {},
-        )
-        .await
-        .expect("third run");
+    let third = r.send(campaign, "send:3", ten_am(), false).await;
     let third = third.stats.expect("planned");
     assert_eq!(
         third.capped, 3,
@@ -606,18 +563,8 @@ manual = true
     r.clock
         .set(Utc.with_ymd_and_hms(2026, 6, 1, 16, 0, 0).unwrap());
     let stats = r
-        .planner
-        .fire(
-            c,
-            "send:x",
-            r.clock.now(),
-            Audience::Segment,
-            None,
-            false,
-            &|_| {},
-        )
+        .send(c, "send:x", r.clock.now(), false)
         .await
-        .expect("plan")
         .stats
         .expect("stats");
     let expected_held: u64 = ids.values().filter(|id| held_out("ab", **id, 20.0)).count() as u64;
@@ -644,18 +591,7 @@ manual = true
     // Re-planning assigns the same variants and holdout.
     let before: Vec<(i64, String)> = with_pool!(&db.store, pool => sqlx::query_as("SELECT customer_id, variant FROM outbox ORDER BY customer_id").fetch_all(pool).await).expect("rows");
     with_pool!(&db.store, pool => sqlx::query("DELETE FROM outbox").execute(pool).await.map(|_| ())).expect("clear");
-    r.planner
-        .fire(
-            c,
-            "send:x",
-            r.clock.now(),
-            Audience::Segment,
-            None,
-            true,
-            &|_| {},
-        )
-        .await
-        .expect("replan");
+    r.send(c, "send:x", r.clock.now(), true).await;
     let after: Vec<(i64, String)> = with_pool!(&db.store, pool => sqlx::query_as("SELECT customer_id, variant FROM outbox ORDER BY customer_id").fetch_all(pool).await).expect("rows");
     assert_eq!(before, after);
     // At 08:00 the sweep queues them.
@@ -1199,19 +1135,7 @@ async fn whole_loop_from_inbox_to_points(db: &TestDb) {
     )
     .await;
     let campaign = r.project.campaigns.get("promo").expect("campaign");
-    let fired = r
-        .planner
-        .fire(
-            campaign,
-            "send:loop",
-            ten_am(),
-            Audience::Segment,
-            None,
-            false,
-            &|_| {},
-        )
-        .await
-        .expect("plan");
+    let fired = r.send(campaign, "send:loop", ten_am(), false).await;
     let run = fired.run_id;
     work_until(&r, async || {
         statuses(db, run).await.get("sent").copied().unwrap_or(0) == 1
