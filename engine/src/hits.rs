@@ -215,9 +215,7 @@ fn key(p: &Pending) -> String {
     match &p.hit {
         Hit::Open => format!("open:{}:{}", p.message_id, p.at / 60),
         Hit::Click(url) => {
-            let link_hash = url.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
+            let link_hash = crate::campaigns::fnv1a(&[url.as_bytes()]);
             format!("click:{}:{link_hash:x}:{}", p.message_id, p.at)
         }
     }

@@ -16,6 +16,7 @@ mod runs;
 mod schedule;
 mod triggers;
 
+pub(crate) use assign::fnv1a;
 pub use assign::{bucket, held_out, not_before, offer_code, variant};
 pub use definition::{
     Campaign, CampaignDefaults, CampaignKind, Goal, Offer, QuietHours, TaskSpec, Variant,
