@@ -35,9 +35,22 @@ impl Metrics {
     }
 }
 
-/// What every handler shares.
+/// What every handler shares: a handle, so the per-request copy axum makes of the state is
+/// one reference count, not a copy of every key and secret.
 #[derive(Debug, Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The server's keys, secrets, connections and counters.
+#[derive(Debug)]
+pub(crate) struct Shared {
     pub(crate) store: Store,
     /// Writes opens and clicks in batches.
     pub(crate) hits: HitWriter,
@@ -60,7 +73,7 @@ impl AppState {
         campaigns: &jalin_engine::campaigns::CampaignSet,
         clock: jalin_engine::clock::SharedClock,
     ) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             hits: HitWriter::start(&store),
             store,
             keys,
@@ -68,7 +81,7 @@ impl AppState {
             metrics: Arc::default(),
             goals: Arc::new(campaigns.goal_days()),
             clock,
-        }
+        }))
     }
 }
 
