@@ -4,10 +4,10 @@
 //! an HTTP server on this machine). Afterwards the stored events are counted.
 //!
 //! ```sh
-//! cargo bench --bench tracking -- [SECONDS] [CONNECTIONS]
+//! cargo bench --bench tracking -- [SECONDS] [CONNECTIONS] [sqlite|postgres]
 //! ```
 //! Runs on SQLite (the embedded default) and on PostgreSQL (`jalin_bench_tracking` on
-//! 127.0.0.1, or `JALIN_BENCH_PG_ADMIN`'s server).
+//! 127.0.0.1, or `JALIN_BENCH_PG_ADMIN`'s server); naming one backend runs only that one.
 
 mod common;
 
@@ -25,8 +25,14 @@ const CUSTOMERS: i64 = 1_000;
 const SECRET: &str = "bench-tracking-secret-0123456789abcdef";
 const LINK: &str = "https://kayujaya.example/koleksi/sofa-jati?utm_source=jalin";
 
-/// Hands each wrk thread every `threads`-th path of the file, starting at its own offset, so
-/// no two requests of a run share a token.
+/// Each wrk thread reads its own file of paths (a different message's token on every line, so
+/// no two requests of a run share one) a line at a time, and starts it again from the top if
+/// a run gets to its end (a repeated token stores nothing new, which the count afterwards would
+/// show). The file is read as the run goes, not before: wrk starts each thread as soon as that
+/// thread's `init` returns and starts its clock after the last, so a slow `init` would let the
+/// first thread send requests that count in a run that had not begun. The request is put
+/// together by hand: `wrk.format` builds tables for every request, and wrk shares the two cores
+/// with the server it measures.
 const WRK_SCRIPT: &str = r#"
 local counter = 0
 function setup(thread)
@@ -34,17 +40,21 @@ function setup(thread)
   counter = counter + 1
 end
 function init(args)
-  paths = {}
-  for line in io.lines(args[1]) do paths[#paths + 1] = line end
-  step = tonumber(args[2])
-  i = tid + 1 - step
+  paths = io.open(args[1] .. "-" .. tid .. ".txt", "r")
+  tail = " HTTP/1.1\r\nHost: " .. wrk.host .. ":" .. wrk.port .. "\r\n\r\n"
 end
 function request()
-  i = i + step
-  if i > #paths then i = tid + 1 end
-  return wrk.format("GET", paths[i])
+  local path = paths:read("*l")
+  if not path then
+    paths:seek("set")
+    path = paths:read("*l")
+  end
+  return "GET " .. path .. tail
 end
 "#;
+
+/// wrk's threads.
+const THREADS: usize = 2;
 
 struct Killed(Child);
 
@@ -105,7 +115,7 @@ fn wrk(dir: &Path, url: &str, paths: &Path, seconds: u64, connections: u64) -> W
     std::fs::write(&script, WRK_SCRIPT).expect("write wrk script");
     let out = Command::new("wrk")
         .args([
-            "-t2",
+            &format!("-t{THREADS}"),
             &format!("-c{connections}"),
             &format!("-d{seconds}s"),
             "--latency",
@@ -115,7 +125,6 @@ fn wrk(dir: &Path, url: &str, paths: &Path, seconds: u64, connections: u64) -> W
         .arg(url)
         .arg("--")
         .arg(paths)
-        .arg("2")
         .output()
         .expect("wrk (apt-get install wrk)");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -141,8 +150,33 @@ fn wait_port(port: u16) {
     }
 }
 
+/// nginx's master process, stopped with `nginx -s stop` so that its workers stop too (killing
+/// the master alone leaves them running).
+struct Nginx {
+    master: Child,
+    root: PathBuf,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let stopped = Command::new("nginx")
+            .args(["-e", "stderr", "-p"])
+            .arg(&self.root)
+            .arg("-c")
+            .arg(self.root.join("nginx.conf"))
+            .args(["-s", "stop"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stopped {
+            let _ = self.master.kill();
+        }
+        let _ = self.master.wait();
+    }
+}
+
 /// nginx serving `pixel.gif` for every path, with `worker_processes auto` and no access log.
-fn nginx(dir: &Path) -> (Killed, u16) {
+fn nginx(dir: &Path) -> (Nginx, u16) {
     let port = free_port();
     let root = dir.join("nginx");
     std::fs::create_dir_all(root.join("logs")).expect("mkdir");
@@ -166,7 +200,13 @@ fn nginx(dir: &Path) -> (Killed, u16) {
         .spawn()
         .expect("nginx (apt-get install nginx-light)");
     wait_port(port);
-    (Killed(child), port)
+    (
+        Nginx {
+            master: child,
+            root,
+        },
+        port,
+    )
 }
 
 const PIXEL: &[u8] = &[
@@ -205,20 +245,32 @@ async fn count(store: &Store, sql: &str) -> i64 {
         .expect("count")
 }
 
-/// One path per message: `/t/o/TOKEN` or `/t/c/TOKEN`.
-fn token_file(dir: &Path, ids: &[i64], purpose: Purpose) -> PathBuf {
+/// One path per message, `/t/o/TOKEN` or `/t/c/TOKEN`, dealt out to one file per wrk thread
+/// (`opens-0.txt`, `opens-1.txt`, …); returns the files' common prefix.
+fn token_files(dir: &Path, ids: &[i64], purpose: Purpose) -> PathBuf {
     let keys = TrackingKeys::new(SECRET.as_bytes().to_vec(), vec![]).expect("key");
     let (name, prefix, url) = match purpose {
-        Purpose::Click => ("clicks.txt", "/t/c/", Some(LINK)),
-        _ => ("opens.txt", "/t/o/", None),
+        Purpose::Click => ("clicks", "/t/c/", Some(LINK)),
+        _ => ("opens", "/t/o/", None),
     };
-    let path = dir.join(name);
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("token file"));
-    for &id in ids {
-        writeln!(f, "{prefix}{}", keys.sign(purpose, id, url)).expect("write");
+    let mut files: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let file = std::fs::File::create(dir.join(format!("{name}-{t}.txt")));
+            std::io::BufWriter::new(file.expect("token file"))
+        })
+        .collect();
+    for (i, &id) in ids.iter().enumerate() {
+        writeln!(
+            files[i % THREADS],
+            "{prefix}{}",
+            keys.sign(purpose, id, url)
+        )
+        .expect("write");
     }
-    f.flush().expect("flush");
-    path
+    for f in &mut files {
+        f.flush().expect("flush");
+    }
+    dir.join(name)
 }
 
 fn report(label: &str, w: &Wrk, ceiling: &Wrk, stored: Option<i64>) {
@@ -249,8 +301,8 @@ async fn run(label: &str, url: &str, dir: &Path, seconds: u64, connections: u64)
     let ids: Vec<i64> = with_pool!(&store, pool => sqlx::query_scalar(
         "SELECT id FROM outbox ORDER BY id").fetch_all(pool).await)
     .expect("ids");
-    let opens = token_file(dir, &ids, Purpose::Open);
-    let clicks = token_file(dir, &ids, Purpose::Click);
+    let opens = token_files(dir, &ids, Purpose::Open);
+    let clicks = token_files(dir, &ids, Purpose::Click);
     std::fs::create_dir_all(dir.join("config")).expect("config dir");
     std::fs::write(
         dir.join("config/jalin.toml"),
@@ -299,7 +351,9 @@ async fn run(label: &str, url: &str, dir: &Path, seconds: u64, connections: u64)
     let rss = common::peak_rss_mb_of(&server.0.id().to_string());
     drop(server);
 
-    println!("\n{label}: wrk -t2 -c{connections} -d{seconds}s --latency, distinct valid tokens");
+    println!(
+        "\n{label}: wrk -t{THREADS} -c{connections} -d{seconds}s --latency, distinct valid tokens"
+    );
     report("nginx, static 43-byte GIF", &ceiling, &ceiling, None);
     report(
         "jalin GET /t/o/{token} (open)",
@@ -327,10 +381,16 @@ async fn run(label: &str, url: &str, dir: &Path, seconds: u64, connections: u64)
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<u64> = words.iter().filter_map(|a| a.parse().ok()).collect();
+    let only = |backend: &str| {
+        // (cargo bench adds `--bench`)
+        let named: Vec<&String> = words
+            .iter()
+            .filter(|w| w.parse::<u64>().is_err() && !w.starts_with("--"))
+            .collect();
+        named.is_empty() || named.iter().any(|w| w.as_str() == backend)
+    };
     let seconds = args.first().copied().unwrap_or(10);
     let connections = args.get(1).copied().unwrap_or(64);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -341,15 +401,19 @@ fn main() {
         let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join(".bench/tracking");
         std::fs::create_dir_all(&bench).expect("mkdir .bench/tracking");
         let db = bench.join("tracking.db");
-        run(
-            "SQLite",
-            &format!("sqlite://{}", db.display()),
-            &bench,
-            seconds,
-            connections,
-        )
-        .await;
-
+        if only("sqlite") {
+            run(
+                "SQLite",
+                &format!("sqlite://{}", db.display()),
+                &bench,
+                seconds,
+                connections,
+            )
+            .await;
+        }
+        if !only("postgres") {
+            return;
+        }
         let admin = std::env::var("JALIN_BENCH_PG_ADMIN")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         if let Ok(Store::Postgres(pool)) = Store::connect(&admin).await {
