@@ -381,16 +381,15 @@ async fn run(label: &str, url: &str, dir: &Path, seconds: u64, connections: u64)
 }
 
 fn main() {
-    let words: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<u64> = words.iter().filter_map(|a| a.parse().ok()).collect();
-    let only = |backend: &str| {
-        // (cargo bench adds `--bench`)
-        let named: Vec<&String> = words
-            .iter()
-            .filter(|w| w.parse::<u64>().is_err() && !w.starts_with("--"))
-            .collect();
-        named.is_empty() || named.iter().any(|w| w.as_str() == backend)
-    };
+    // Numbers are the seconds and connections, words name backends (cargo bench adds `--bench`).
+    let words: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (args, backends): (Vec<&String>, Vec<&String>) =
+        words.iter().partition(|w| w.parse::<u64>().is_ok());
+    let args: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let only = |backend: &str| backends.is_empty() || backends.iter().any(|b| *b == backend);
     let seconds = args.first().copied().unwrap_or(10);
     let connections = args.get(1).copied().unwrap_or(64);
     let rt = tokio::runtime::Builder::new_multi_thread()

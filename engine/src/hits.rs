@@ -263,12 +263,12 @@ async fn write(store: &Store, batch: &[Pending]) -> Result<Vec<Recorded>> {
         qb.push_values(batch.iter().zip(&keys), |mut b, (p, key)| {
             let link = match &p.hit {
                 Hit::Open => None,
-                Hit::Click(url) => Some(url.clone()),
+                Hit::Click(url) => Some(url.as_str()),
             };
             b.push_bind(p.message_id)
                 .push_bind(p.at)
                 .push_bind(link)
-                .push_bind(key.clone());
+                .push_bind(key.as_str());
         });
         // `WHERE TRUE` keeps SQLite from reading ON CONFLICT as part of the join.
         qb.push(
