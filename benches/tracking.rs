@@ -245,6 +245,23 @@ async fn count(store: &Store, sql: &str) -> i64 {
         .expect("count")
 }
 
+/// Waits until the server has moved every staged hit into `events` (on SQLite a busy server
+/// stages hits and moves the last of them once no request has come for 10 ms).
+async fn settled(store: &Store) {
+    let Store::Sqlite(pool) = store else { return };
+    for _ in 0..100 {
+        let staged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staged_hits")
+            .fetch_one(pool)
+            .await
+            .expect("staged hits");
+        if staged == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server left hits staged ten seconds after the run");
+}
+
 /// One path per message, `/t/o/TOKEN` or `/t/c/TOKEN`, dealt out to one file per wrk thread
 /// (`opens-0.txt`, `opens-1.txt`, …); returns the files' common prefix.
 fn token_files(dir: &Path, ids: &[i64], purpose: Purpose) -> PathBuf {
@@ -298,6 +315,12 @@ async fn run(label: &str, url: &str, dir: &Path, seconds: u64, connections: u64)
     }
     with_pool!(&store, pool => sqlx::query("DELETE FROM events").execute(pool).await.map(|_| ()))
         .expect("clear events");
+    if let Store::Sqlite(pool) = &store {
+        sqlx::query("DELETE FROM staged_hits")
+            .execute(pool)
+            .await
+            .expect("clear staged hits");
+    }
     let ids: Vec<i64> = with_pool!(&store, pool => sqlx::query_scalar(
         "SELECT id FROM outbox ORDER BY id").fetch_all(pool).await)
     .expect("ids");
@@ -337,12 +360,14 @@ async fn run(label: &str, url: &str, dir: &Path, seconds: u64, connections: u64)
     wait_port(port);
     let base = format!("http://127.0.0.1:{port}");
     let open = wrk(dir, &base, &opens, seconds, connections);
+    settled(&store).await;
     let opened = count(
         &store,
         "SELECT COUNT(*) FROM events WHERE event_type = 'email.opened'",
     )
     .await;
     let click = wrk(dir, &base, &clicks, seconds, connections);
+    settled(&store).await;
     let clicked = count(
         &store,
         "SELECT COUNT(*) FROM events WHERE event_type = 'email.clicked'",

@@ -239,9 +239,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
             text.push_str(&format!("# TYPE {name} counter\n{name} {value}\n"));
         }
     }
-    let batches = state.hits.batches();
+    let (batches, merged) = (state.hits.batches(), state.hits.merged());
     text.push_str(&format!(
-        "# TYPE jalin_event_batches_total counter\njalin_event_batches_total {batches}\n"
+        "# TYPE jalin_event_batches_total counter\njalin_event_batches_total {batches}\n\
+         # TYPE jalin_hits_merged_total counter\njalin_hits_merged_total {merged}\n"
     ));
     let mut r = text.into_response();
     r.headers_mut().insert(

@@ -32,7 +32,36 @@ async fn setup(db: &TestDb) -> (i64, i64) {
     (customer, message)
 }
 
+/// Waits until every staged hit is in `events`: on SQLite a burst of hits is staged and moved
+/// into `events` once the server has been quiet for a moment (PostgreSQL writes them straight
+/// in).
+async fn settled(db: &TestDb) {
+    if !matches!(db.store, jalin_engine::store::Store::Sqlite(_)) {
+        return;
+    }
+    for _ in 0..500 {
+        if db.scalar("SELECT COUNT(*) FROM staged_hits").await == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("hits still staged five seconds after the last one");
+}
+
+/// The writer's count of hits moved out of staging, once it reaches `at_least` (the count
+/// is bumped just after the merge commits), or after a second.
+async fn merged(writer: &jalin_engine::hits::HitWriter, at_least: u64) -> u64 {
+    for _ in 0..100 {
+        if writer.merged() >= at_least {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    writer.merged()
+}
+
 async fn events(db: &TestDb, kind: &str) -> i64 {
+    settled(db).await;
     db.scalar(&format!(
         "SELECT COUNT(*) FROM events WHERE event_type = '{kind}'"
     ))
@@ -785,6 +814,7 @@ async fn hits_batched(db: &TestDb) {
         }
     }
     assert_eq!((new, repeat, missing), (3 * N + 1, 2 * N, 1));
+    let sqlite = matches!(db.store, jalin_engine::store::Store::Sqlite(_));
     assert_eq!(events(db, "email.opened").await, N);
     assert_eq!(events(db, "email.clicked").await, 2 * N);
     assert_eq!(events(db, "sms.clicked").await, 1);
@@ -797,5 +827,60 @@ async fn hits_batched(db: &TestDb) {
         "{} transactions for {total} hits: not batched",
         writer.batches()
     );
+    // SQLite staged the burst and moved it into `events` (counted above); PostgreSQL has
+    // nothing to merge.
+    let merged = merged(&writer, 1).await;
+    assert_eq!(merged > 0, sqlite, "{merged} hits merged");
+
+    // The same burst again, now that every hit is in `events`: all repeats, nothing written,
+    // whether a batch is staged (its keys looked up in `events`) or not.
+    let again: Vec<_> = emails
+        .iter()
+        .flat_map(|&id| {
+            [
+                (id, Hit::Open),
+                (id, Hit::Click("https://kayujaya.example/b".into())),
+            ]
+        })
+        .map(|(id, hit)| {
+            let w = writer.clone();
+            tokio::spawn(async move { w.record(id, hit, at).await })
+        })
+        .collect();
+    for t in again {
+        assert_eq!(t.await.expect("task").expect("recorded"), Recorded::Repeat);
+    }
+    settled(db).await;
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM events").await, 3 * N + 1);
 }
 both_backends!(hit_batches, hits_batched);
+
+/// Hits left staged by a crash are moved into `events` when the writer starts again, except a
+/// hit whose customer was deleted meanwhile; the staging table is left empty. (Only SQLite
+/// stages hits.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_hits_survive_a_restart() {
+    use jalin_engine::hits::HitWriter;
+    let db = TestDb::new(crate::common::Backend::Sqlite).await;
+    let (customer, message) = setup(&db).await;
+    db.exec(&format!(
+        "INSERT INTO staged_hits (event_type, occurred_at, customer_id, campaign, message_id, link, idempotency_key)
+         VALUES ('email.opened', 1700000000, {customer}, 'win-back', {message}, NULL, 'open:{message}:28333333'),
+                ('email.clicked', 1700000040, {customer}, 'win-back', {message}, 'https://kayujaya.example/a', 'click:{message}:1:1700000040'),
+                ('email.opened', 1700000000, {gone}, 'win-back', {message}, NULL, 'open:gone')",
+        gone = customer + 1000
+    ))
+    .await;
+    let writer = HitWriter::start(&db.store);
+    settled(&db).await;
+    assert_eq!(merged(&writer, 2).await, 2);
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT COUNT(*) FROM events WHERE customer_id = {customer} AND message_id = {message}
+               AND event_type IN ('email.opened', 'email.clicked') AND recorded_at = occurred_at"
+        ))
+        .await,
+        2
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM events").await, 2);
+}
