@@ -884,3 +884,30 @@ async fn staged_hits_survive_a_restart() {
     );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM events").await, 2);
 }
+
+/// A stage larger than one step of a merge (1,024 hits) is moved in several transactions, and
+/// every hit arrives once: none skipped at a step's edge, none moved twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_stage_moves_in_steps() {
+    use jalin_engine::hits::HitWriter;
+    const STAGED: i64 = 3000;
+    let db = TestDb::new(crate::common::Backend::Sqlite).await;
+    let (customer, message) = setup(&db).await;
+    db.exec(&format!(
+        "INSERT INTO staged_hits (event_type, occurred_at, customer_id, campaign, message_id, link, idempotency_key)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {STAGED})
+         SELECT 'email.opened', 1700000000 + 60 * ({STAGED} - i), {customer}, 'win-back', {message}, NULL, 'open:{message}:' || i FROM n"
+    ))
+    .await;
+    let writer = HitWriter::start(&db.store);
+    settled(&db).await;
+    assert_eq!(merged(&writer, STAGED as u64).await, STAGED as u64);
+    assert_eq!(
+        db.scalar(
+            "SELECT COUNT(DISTINCT idempotency_key) FROM events WHERE event_type = 'email.opened'"
+        )
+        .await,
+        STAGED
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM events").await, STAGED);
+}

@@ -96,7 +96,7 @@ impl HitWriter {
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .connect_lazy_with(options);
-                let stage = Stage::new(writer.clone());
+                let stage = Stage::new(writer.clone(), shared.clone());
                 tokio::spawn(checkpoints(pool.clone(), tx.downgrade(), shared.clone()));
                 tokio::spawn(run(Store::Sqlite(writer), Some(stage), rx, shared.clone()));
             }
@@ -158,8 +158,7 @@ async fn run(
 ) {
     // What a crash left staged goes into `events` before anything new comes.
     if let Some(stage) = stage.as_mut() {
-        let moved = stage.drain().await;
-        count_moved(stage, moved, &shared);
+        stage.drain().await;
     }
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -170,14 +169,9 @@ async fn run(
                 received = tokio::time::timeout(QUIET, rx.recv_many(&mut batch, MAX_BATCH))
                     .await
                     .ok();
-                if received.is_none() {
-                    let moved = stage.drain().await;
-                    let failed = moved.is_err();
-                    count_moved(stage, moved, &shared);
-                    if failed {
-                        // Try again after the next batch, not every QUIET.
-                        received = Some(rx.recv_many(&mut batch, MAX_BATCH).await);
-                    }
+                if received.is_none() && !stage.drain().await {
+                    // Failed: try again after the next batch, not every QUIET.
+                    received = Some(rx.recv_many(&mut batch, MAX_BATCH).await);
                 }
             }
             let received = match received {
@@ -186,8 +180,7 @@ async fn run(
             };
             if received == 0 {
                 if let Some(stage) = stage.as_mut() {
-                    let moved = stage.drain().await;
-                    count_moved(stage, moved, &shared);
+                    stage.drain().await;
                 }
                 return;
             }
@@ -223,8 +216,7 @@ async fn run(
             }
         }
         if let Some(stage) = stage.as_mut() {
-            let moved = stage.after_batch().await;
-            count_moved(stage, moved, &shared);
+            stage.after_batch().await;
         }
         if let Store::Sqlite(pool) = &store
             && shared.restart_wal.swap(false, Ordering::AcqRel)
@@ -233,20 +225,6 @@ async fn run(
                 .await
         {
             tracing::warn!(error = %e, "restarting the database's WAL failed");
-        }
-    }
-}
-
-/// Counts the hits a merge moved; after a failure, logs it and has the merge start over (the
-/// hits stay staged, so nothing is lost).
-fn count_moved(stage: &mut Stage, moved: Result<u64>, shared: &Shared) {
-    match moved {
-        Ok(n) => {
-            shared.merged.fetch_add(n, Ordering::Relaxed);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "moving staged opens and clicks into events failed");
-            stage.reset();
         }
     }
 }

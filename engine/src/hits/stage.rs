@@ -3,8 +3,11 @@
 //! customer, so each page of that index is written once for all the hits it takes instead of
 //! once per batch.
 
+use super::Shared;
 use crate::error::{Error, Result};
 use sqlx::SqlitePool;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Batches of at least this many hits are staged (a busy server); smaller ones go straight into
@@ -25,6 +28,8 @@ const MERGE_STEP: i64 = 1024;
 #[derive(Debug)]
 pub(super) struct Stage {
     pool: SqlitePool,
+    /// Where the hits moved are counted.
+    shared: Arc<Shared>,
     /// Hits staged since the last merge began, and when the first of them was. Starts at one:
     /// a crash may have left some, and the writer's first drain finds out.
     waiting: usize,
@@ -44,9 +49,10 @@ struct Merge {
 impl Stage {
     /// The stage of the writer's connection: `pool` holds that one connection and never
     /// replaces it, so the temporary table of a merge under way stays.
-    pub(super) fn new(pool: SqlitePool) -> Stage {
+    pub(super) fn new(pool: SqlitePool, shared: Arc<Shared>) -> Stage {
         Stage {
             pool,
+            shared,
             waiting: 1,
             since: Instant::now(),
             merge: None,
@@ -73,33 +79,47 @@ impl Stage {
     }
 
     /// The work due after a batch: starts a merge if one is due, and moves the next step of the
-    /// merge under way. Returns the hits moved into `events`.
-    pub(super) async fn after_batch(&mut self) -> Result<u64> {
+    /// merge under way.
+    pub(super) async fn after_batch(&mut self) {
         let due =
             self.waiting >= MERGE_ROWS || (self.waiting > 0 && self.since.elapsed() >= MERGE_AFTER);
-        if self.merge.is_none() && due {
-            self.begin().await?;
-        }
-        self.step().await
-    }
-
-    /// Moves everything staged into `events` (a quiet server, or one stopping).
-    pub(super) async fn drain(&mut self) -> Result<u64> {
-        let mut moved = 0;
-        while self.busy() {
-            if self.merge.is_none() {
+        let result = async {
+            if self.merge.is_none() && due {
                 self.begin().await?;
             }
-            moved += self.step().await?;
+            self.step().await
         }
-        Ok(moved)
+        .await;
+        self.settle(result);
     }
 
-    /// After a failed statement: whatever was under way starts again from what is staged (the
-    /// hits already moved are skipped by their keys).
-    pub(super) fn reset(&mut self) {
+    /// Moves everything staged into `events` (a quiet server, or one stopping); false if a
+    /// statement failed.
+    pub(super) async fn drain(&mut self) -> bool {
+        let result = async {
+            while self.busy() {
+                if self.merge.is_none() {
+                    self.begin().await?;
+                }
+                self.step().await?;
+            }
+            Ok(())
+        }
+        .await;
+        self.settle(result)
+    }
+
+    /// After a failed statement: logs it, and whatever was under way starts again from what is
+    /// staged (the hits stay staged until the step that moved them commits, and those already
+    /// moved are skipped by their keys, so nothing is lost or doubled).
+    fn settle(&mut self, result: Result<()>) -> bool {
+        let Err(e) = result else {
+            return true;
+        };
+        tracing::error!(error = %e, "moving staged opens and clicks into events failed");
         self.merge = None;
         self.waiting = self.waiting.max(1);
+        false
     }
 
     /// Copies every staged hit, sorted, into the temporary table the steps read.
@@ -146,9 +166,9 @@ impl Stage {
     /// Moves the next [`MERGE_STEP`] hits of the merge under way into `events` in one
     /// transaction; the last step also deletes the merged hits from the stage. A hit whose
     /// customer was deleted while it was staged goes with the customer.
-    async fn step(&mut self) -> Result<u64> {
+    async fn step(&mut self) -> Result<()> {
         let Some(m) = self.merge else {
-            return Ok(0);
+            return Ok(());
         };
         let context = "moving staged opens and clicks into events";
         let end = m.done.saturating_add(MERGE_STEP);
@@ -181,7 +201,8 @@ impl Stage {
                 .map_err(Error::db(context))?;
         }
         tx.commit().await.map_err(Error::db(context))?;
+        self.shared.merged.fetch_add(moved, Ordering::Relaxed);
         self.merge = (!finished).then_some(Merge { done: end, ..m });
-        Ok(moved)
+        Ok(())
     }
 }
